@@ -1,0 +1,119 @@
+"""Elementwise activations and ``Softmax``. Shapes: input (N, ...) -> output of the same shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .errors import ShapeError, describe
+from .functional import sigmoid, softmax
+from .layers import as_batch
+from .module import Module
+
+
+class _Elementwise(Module):
+    """Shared plumbing: convert the input, keep the cache, check ``grad_output``'s shape."""
+
+    _cache: np.ndarray | None = None
+
+    def _check(self, grad_output: np.ndarray) -> np.ndarray:
+        cache = self._cache
+        if cache is None:
+            raise self._not_run()
+        if grad_output.shape != cache.shape:
+            raise ShapeError(
+                f"{self!r}: backward expected grad_output of shape {cache.shape} to match the last forward, "
+                f"got {describe(grad_output)}"
+            )
+        return cache
+
+
+class Sigmoid(_Elementwise):
+    """``a = 1 / (1 + exp(-z))``, without overflow at any input.
+
+    Backward: ``dL/dz = dL/da * a * (1 - a)``, from the output ``a`` kept by forward.
+    """
+
+    def forward(self, x: Any) -> np.ndarray:
+        a = sigmoid(as_batch(self, x))
+        self._cache = a
+        return a
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        a = self._check(grad_output)
+        return grad_output * a * (1.0 - a)
+
+
+class Tanh(_Elementwise):
+    """``a = tanh(z)``. Backward: ``dL/dz = dL/da * (1 - a**2)``."""
+
+    def forward(self, x: Any) -> np.ndarray:
+        a = np.tanh(as_batch(self, x))
+        self._cache = a
+        return a
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        a = self._check(grad_output)
+        return grad_output * (1.0 - a * a)
+
+
+class ReLU(_Elementwise):
+    """``a = max(z, 0)``. Backward: ``dL/dz = dL/da * [z > 0]`` (0 at the kink, as PyTorch)."""
+
+    def forward(self, x: Any) -> np.ndarray:
+        z = as_batch(self, x)
+        self._cache = z > 0
+        return np.maximum(z, 0)
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        return grad_output * self._check(grad_output)
+
+
+class LeakyReLU(_Elementwise):
+    """``a = z if z > 0 else negative_slope * z``. Backward: ``dL/dz = dL/da * (1 or negative_slope)``."""
+
+    def __init__(self, negative_slope: float = 0.01) -> None:
+        super().__init__()
+        self.negative_slope = float(negative_slope)
+
+    def forward(self, x: Any) -> np.ndarray:
+        z = as_batch(self, x)
+        slope = np.where(z > 0, z.dtype.type(1), z.dtype.type(self.negative_slope))
+        self._cache = slope
+        return z * slope
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        return grad_output * self._check(grad_output)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"
+
+
+class Softmax(_Elementwise):
+    """``s_i = exp(z_i) / sum_j exp(z_j)`` along ``dim`` (default the last axis), stable for any z.
+
+    Backward is the true Jacobian-vector product ``dL/dz = s * (g - sum(g * s))``
+    with ``g = dL/ds``. Do not put it before ``SoftmaxCrossEntropy``, which
+    applies softmax itself: the softmax would be applied, and differentiated, twice.
+    """
+
+    def __init__(self, dim: int = -1) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: Any) -> np.ndarray:
+        z = as_batch(self, x)
+        if z.ndim < 1:
+            raise ShapeError(f"{self!r}: expected an array with at least one axis, got a scalar")
+        s = np.moveaxis(softmax(np.moveaxis(z, self.dim, -1)), -1, self.dim)
+        self._cache = s
+        return s
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        s = self._check(grad_output)
+        gs = grad_output * s
+        return gs - s * gs.sum(axis=self.dim, keepdims=True)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"

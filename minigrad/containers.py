@@ -1,0 +1,88 @@
+"""``Sequential``: modules applied one after another."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, overload
+
+import numpy as np
+
+from .errors import MinigradError
+from .module import Module
+
+
+def annotate(exc: BaseException, where: str) -> None:
+    """Prefix a minigrad error's message with ``where``; add a note to any other exception."""
+    if isinstance(exc, MinigradError) and exc.args and isinstance(exc.args[0], str):
+        exc.args = (f"{where} {exc.args[0]}", *exc.args[1:])
+    elif hasattr(exc, "add_note"):
+        exc.add_note(f"(raised in {where})")
+
+
+class Sequential(Module):
+    """Apply ``modules`` in order; backward runs them in reverse.
+
+    ``len``, indexing, slicing (a new Sequential sharing the modules), iteration
+    and ``append`` work as on ``torch.nn.Sequential``. Child ``i`` is named
+    ``"i"``, so parameters are keyed ``"0.weight"``, ``"2.bias"``.
+    """
+
+    def __init__(self, *modules: Module) -> None:
+        super().__init__()
+        self._layers: tuple[Module, ...] = ()
+        for m in modules:
+            self.append(m)
+
+    def append(self, module: Module) -> Sequential:
+        self.add_module(str(len(self._modules)), module)
+        self._layers = tuple(self._modules.values())
+        return self
+
+    def forward(self, x: Any) -> Any:
+        i = 0
+        try:
+            for i, m in enumerate(self._layers):  # noqa: B007 (i names the failing child below)
+                x = m.forward(x)
+        except Exception as exc:
+            annotate(exc, f"Sequential[{i}]")
+            raise
+        return x
+
+    def backward(self, grad_output: Any) -> Any:
+        layers = self._layers
+        i = len(layers) - 1
+        try:
+            for i in range(len(layers) - 1, -1, -1):
+                grad_output = layers[i].backward(grad_output)
+        except Exception as exc:
+            annotate(exc, f"Sequential[{i}]")
+            raise
+        return grad_output
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        shape = tuple(input_shape)
+        for i, m in enumerate(self._layers):
+            try:
+                shape = m.output_shape(shape)
+            except Exception as exc:
+                annotate(exc, f"Sequential[{i}]")
+                raise
+        return shape
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    @overload
+    def __getitem__(self, idx: int) -> Module: ...
+    @overload
+    def __getitem__(self, idx: slice) -> Sequential: ...
+    def __getitem__(self, idx: int | slice) -> Module | Sequential:
+        layers = list(self._modules.values())
+        if isinstance(idx, slice):
+            return Sequential(*layers[idx])
+        if isinstance(idx, (int, np.integer)):
+            return layers[idx]
+        raise TypeError(f"Sequential indices must be int or slice, got {type(idx).__name__}")
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())

@@ -1,0 +1,57 @@
+"""The error types minigrad raises.
+
+Every error a user can act on is a subclass of :class:`MinigradError`, and the
+input errors are also :class:`ValueError`, so ``except ValueError`` keeps working.
+Messages name the module, what it expected and what it got.
+"""
+
+from __future__ import annotations
+
+
+class MinigradError(Exception):
+    """Base class of every error minigrad raises on purpose."""
+
+
+class ShapeError(MinigradError, ValueError):
+    """An array has the wrong number of dimensions or the wrong size."""
+
+
+class TargetError(MinigradError, ValueError):
+    """Targets given to a loss do not fit it (shape, dtype, label range, values)."""
+
+
+class NonFiniteError(MinigradError, ValueError):
+    """NaN or infinity where a finite number was needed (usually a diverging run)."""
+
+
+class StateError(MinigradError, RuntimeError):
+    """A method was called out of order, e.g. ``backward`` before ``forward``."""
+
+
+class StateDictError(MinigradError, ValueError):
+    """A state dict does not match the module it is loaded into."""
+
+
+class CheckpointError(MinigradError, ValueError):
+    """A saved file is missing, truncated, corrupt or of an unknown format."""
+
+
+class GraphError(MinigradError, ValueError):
+    """A compute graph cannot be built as described."""
+
+
+class GradcheckError(MinigradError, AssertionError):
+    """An analytic gradient disagrees with finite differences; ``.report`` has the details."""
+
+    def __init__(self, message: str, report: object = None) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+def describe(x: object) -> str:
+    """A short description of an array-like for error messages: shape and dtype."""
+    shape = getattr(x, "shape", None)
+    dtype = getattr(x, "dtype", None)
+    if shape is None:
+        return type(x).__name__
+    return f"shape {tuple(shape)} {dtype}"

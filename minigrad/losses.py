@@ -1,0 +1,179 @@
+"""Losses: ``forward(input, target) -> float`` and ``backward() -> dL/dinput``.
+
+Each loss works on a batch ``input`` of shape (N, C). ``reduction="mean"``
+(default) averages over the N examples, ``"sum"`` adds them. After ``forward``,
+``.probs`` holds the predictions (softmax, sigmoid or the input itself), so
+accuracy needs no second pass.
+
+Both cross-entropies are fused with their output nonlinearity, which is why
+their gradient is the famous ``delta = a - y`` (divided by N for the mean):
+the ``sigma'(z)`` factor cancels analytically and is never computed.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .errors import NonFiniteError, ShapeError, TargetError, describe
+from .functional import sigmoid
+from .layers import as_batch
+from .module import Module
+
+
+class Loss(Module):
+    """Base class of the losses; subclasses implement ``_forward`` and set ``_grad_unscaled``."""
+
+    def __init__(self, reduction: str = "mean") -> None:
+        super().__init__()
+        if reduction not in ("mean", "sum"):
+            raise ValueError(f"{type(self).__name__}: reduction must be 'mean' or 'sum', got {reduction!r}")
+        self.reduction = reduction
+        self.probs: np.ndarray | None = None
+        self._delta: np.ndarray | None = None  # a - y, before the 1/N of the mean
+
+    # -- input checking -----------------------------------------------------------------
+    def _logits(self, x: Any) -> np.ndarray:
+        z = as_batch(self, x)
+        if z.ndim != 2:
+            raise ShapeError(f"{self!r}: expected input (N, C), got {describe(z)}")
+        return z
+
+    def _class_indices(self, z: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """Validate class-index targets (N,) against logits (N, C)."""
+        if t.dtype.kind not in "iu":
+            raise TargetError(f"{self!r}: class labels must be integers, got dtype {t.dtype} (use y.astype(np.int64))")
+        n, c = z.shape
+        if t.shape[0] != n:
+            raise TargetError(f"{self!r}: expected {n} labels to match input {z.shape}, got {describe(t)}")
+        # Viewed as unsigned, negative labels become huge, so one max() checks both ends of [0, C).
+        top = t.view(t.dtype.str.replace("i", "u")).max() if t.size else 0
+        if top >= c:
+            bad = t[(t < 0) | (t >= c)]
+            raise TargetError(f"{self!r}: class labels must be in [0, {c}), got {bad[:5].tolist()}")
+        return t
+
+    def _dense(self, z: np.ndarray, t: Any, what: str, unit_range: bool = True) -> np.ndarray:
+        """Targets as a float array shaped like ``z``; class indices become one-hot rows."""
+        t = np.asarray(t)
+        if t.ndim == 1:
+            idx = self._class_indices(z, t)
+            y = np.zeros_like(z)
+            y[np.arange(z.shape[0]), idx] = 1.0
+            return y
+        if t.shape != z.shape:
+            raise TargetError(
+                f"{self!r}: expected targets {z.shape} ({what}) or class labels ({z.shape[0]},), got {describe(t)}"
+            )
+        if t.dtype != z.dtype:
+            t = t.astype(z.dtype)
+        if unit_range and t.size and not (t.min() >= 0.0 and t.max() <= 1.0):
+            raise TargetError(f"{self!r}: targets must be {what} in [0, 1], got values in [{t.min()}, {t.max()}]")
+        if not unit_range and not np.isfinite(t).all():
+            raise TargetError(f"{self!r}: targets hold NaN or inf")
+        return t
+
+    def _finish(self, z: np.ndarray, total: float) -> float:
+        if not math.isfinite(total):
+            bad = "NaN" if np.isnan(z).any() else "inf" if np.isinf(z).any() else "no NaN/inf either"
+            raise NonFiniteError(
+                f"{self!r}: the loss is {total}; its input {z.shape} holds {bad} "
+                "(a diverging run: try a smaller learning rate)"
+            )
+        return total / z.shape[0] if self.reduction == "mean" else total
+
+    # -- the contract ---------------------------------------------------------------------
+    def backward(self, grad_output: float = 1.0) -> np.ndarray:
+        """``dL/dinput`` of the last forward, same shape as its input."""
+        delta = self._delta
+        if delta is None:
+            raise self._not_run()
+        scale = grad_output / delta.shape[0] if self.reduction == "mean" else grad_output
+        return delta * delta.dtype.type(scale)
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return ()
+
+    def extra_repr(self) -> str:
+        return "" if self.reduction == "mean" else f"reduction={self.reduction!r}"
+
+
+class SoftmaxCrossEntropy(Loss):
+    """Softmax followed by categorical cross-entropy, fused: ``L = -sum_i y_i log softmax(z)_i``.
+
+    ``input``: logits (N, C). ``target``: class indices (N,) of an integer dtype,
+    or probabilities / one-hot rows (N, C). Equals ``torch.nn.CrossEntropyLoss``.
+
+    Forward uses log-sum-exp, ``log softmax(z) = z - m - log sum_j exp(z_j - m)``
+    with ``m = max_j z_j``, so logits of +-1e4 are fine.
+    Backward: ``dL/dz = (softmax(z) - y) / N``.
+    """
+
+    def forward(self, input: Any, target: Any) -> float:
+        z = self._logits(input)
+        t = target if type(target) is np.ndarray else np.asarray(target)
+        m = z.max(axis=1, keepdims=True)
+        e = np.exp(z - m)
+        s = e.sum(axis=1, keepdims=True)
+        probs = e / s
+        log_s = np.log(s)
+        if t.ndim == 1:
+            idx = self._class_indices(z, t)
+            rows = np.arange(z.shape[0])
+            total = -float(((z[rows, idx] - m[:, 0]) - log_s[:, 0]).sum())
+            delta = probs.copy()
+            delta[rows, idx] -= 1.0
+        else:
+            y = self._dense(z, t, "probabilities")
+            total = -float((y * (z - m - log_s)).sum())
+            delta = probs - y
+        self.probs = probs
+        self._delta = delta
+        return self._finish(z, total)
+
+
+class SigmoidBCE(Loss):
+    """Independent sigmoids with binary cross-entropy, from the logits: multi-label classification.
+
+    ``L = -sum_c [y_c log a_c + (1 - y_c) log(1 - a_c)]`` with ``a = sigmoid(z)``,
+    summed over the C outputs and averaged over the batch: the seed's ``J`` and
+    Nielsen's network2 ``CrossEntropyCost``. Computed stably as
+    ``max(z, 0) - z * y + log(1 + exp(-|z|))``.
+
+    ``target``: (N, C) values in [0, 1], or class indices (N,) taken as one-hot.
+    Backward: ``dL/dz = (sigmoid(z) - y) / N``.
+
+    PyTorch's ``BCEWithLogitsLoss()`` averages over the C outputs too, so its
+    value is this loss divided by C (and so is its gradient); use
+    ``BCEWithLogitsLoss(reduction="sum") / N`` to get this one.
+    """
+
+    def forward(self, input: Any, target: Any) -> float:
+        z = self._logits(input)
+        y = self._dense(z, target, "probabilities")
+        total = float((np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))).sum())
+        probs = sigmoid(z)
+        self.probs = probs
+        self._delta = probs - y
+        return self._finish(z, total)
+
+
+class QuadraticCost(Loss):
+    """Nielsen's quadratic cost ``L = 0.5 * ||a - y||^2`` per example, averaged over the batch.
+
+    Applied to whatever the last layer outputs (put a ``Sigmoid`` before it, as
+    in Nielsen's chapter 1). ``target``: (N, C), or class indices (N,) as one-hot.
+    Backward: ``dL/da = (a - y) / N``; the preceding ``Sigmoid`` then multiplies
+    by ``sigma'(z)``, the factor behind the learning slowdown cross-entropy avoids.
+    """
+
+    def forward(self, input: Any, target: Any) -> float:
+        a = self._logits(input)
+        y = self._dense(a, target, "values", unit_range=False)
+        delta = a - y
+        total = 0.5 * float(np.vdot(delta, delta))
+        self.probs = a
+        self._delta = delta
+        return self._finish(a, total)

@@ -1,0 +1,244 @@
+"""``Parameter`` and ``Module``: the contract every layer, loss and container follows.
+
+The contract is Torch7 ``nn``'s, with PyTorch's names:
+
+* ``forward(x)`` computes the output and keeps what ``backward`` needs;
+* ``backward(grad_output)`` ADDS the gradients of the parameters into their
+  ``.grad`` and returns the gradient with respect to the input;
+* ``zero_grad()`` clears the accumulated gradients between steps.
+
+Arrays are batch-first: ``x`` has shape ``(N, features)``.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from .errors import StateDictError, StateError
+from .init import get_default_dtype
+
+
+class Parameter:
+    """A trainable array: ``.data`` and its gradient ``.grad`` (same shape and dtype).
+
+    ``.grad`` starts at zeros and only grows by ``backward`` until ``zero_grad()``.
+    """
+
+    __slots__ = ("data", "grad")
+
+    def __init__(self, data: Any, dtype: Any = None) -> None:
+        # Like torch.nn.Parameter, a float array is wrapped, not copied.
+        arr = np.asarray(data, dtype=None if dtype is None else np.dtype(dtype))
+        if arr.dtype.kind != "f":
+            arr = arr.astype(get_default_dtype())
+        self.data: np.ndarray = arr
+        self.grad: np.ndarray = np.zeros_like(arr)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    def zero_grad(self) -> None:
+        self.grad.fill(0)
+
+    def __repr__(self) -> str:
+        return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
+
+
+class Symbolic:
+    """Marker base class of symbolic graph nodes: calling a module on one builds a graph."""
+
+    __slots__ = ()
+
+
+class Module:
+    """Base class of every layer, loss and container.
+
+    Subclasses call ``super().__init__()`` first, then assign ``Parameter`` and
+    ``Module`` attributes, which register themselves (as in PyTorch).
+    """
+
+    training: bool
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    # -- registration ---------------------------------------------------------------
+    def __setattr__(self, name: str, value: Any) -> None:
+        try:
+            params, modules = self.__dict__["_parameters"], self.__dict__["_modules"]
+        except KeyError:
+            raise StateError(f"{type(self).__name__}: call super().__init__() before assigning attributes") from None
+        if isinstance(value, Parameter):
+            modules.pop(name, None)
+            params[name] = value
+        elif isinstance(value, Module):
+            params.pop(name, None)
+            modules[name] = value
+        elif name in params or name in modules:
+            params.pop(name, None)
+            modules.pop(name, None)
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
+        object.__delattr__(self, name)
+
+    def add_module(self, name: str, module: Module) -> None:
+        """Register ``module`` as a child under ``name`` (used by containers)."""
+        if not isinstance(module, Module):
+            raise TypeError(f"{type(self).__name__}.add_module: expected a Module, got {type(module).__name__}")
+        self._modules[name] = module
+        object.__setattr__(self, name, module)
+
+    # -- the contract -------------------------------------------------------------
+    def forward(self, *inputs: Any) -> Any:
+        """Compute the output from ``inputs`` and keep what ``backward`` needs."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement forward")
+
+    def backward(self, *grad_outputs: Any) -> Any:
+        """Add parameter gradients into ``.grad``; return the gradient w.r.t. the input."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement backward")
+
+    def __call__(self, *inputs: Any) -> Any:
+        if inputs and isinstance(inputs[0], Symbolic):
+            return inputs[0].apply(self, inputs)
+        return self.forward(*inputs)
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The output shape for an input of ``input_shape`` (batch dimension excluded).
+
+        The default suits shape-preserving modules (activations); others override it.
+        """
+        return tuple(input_shape)
+
+    def _not_run(self, what: str = "forward") -> StateError:
+        return StateError(f"{self!r}: backward called before {what}; call forward first")
+
+    # -- traversal --------------------------------------------------------------
+    def children(self) -> Iterator[Module]:
+        yield from self._modules.values()
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        yield from self._modules.items()
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """Every module of the tree, this one first (name ``""``), without duplicates."""
+        seen: set[int] = set()
+        stack = [(prefix, self)]
+        while stack:
+            name, mod = stack.pop()
+            if id(mod) in seen:
+                continue
+            seen.add(id(mod))
+            yield name, mod
+            kids = [(f"{name}.{k}" if name else k, m) for k, m in mod._modules.items()]
+            stack.extend(reversed(kids))
+
+    def modules(self) -> Iterator[Module]:
+        for _, m in self.named_modules():
+            yield m
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        """``(name, Parameter)`` in a stable order; a shared Parameter appears once."""
+        seen: set[int] = set()
+        for mod_name, mod in self.named_modules(prefix):
+            for name, p in mod._parameters.items():
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    yield (f"{mod_name}.{name}" if mod_name else name), p
+
+    def parameters(self) -> list[Parameter]:
+        """All parameters of the tree, in a stable order, without duplicates."""
+        return [p for _, p in self.named_parameters()]
+
+    def num_parameters(self) -> int:
+        return sum(p.size for p in self.parameters())
+
+    # -- gradients and modes ------------------------------------------------------
+    def zero_grad(self) -> None:
+        """Set every parameter's ``.grad`` to zero (gradients accumulate otherwise)."""
+        for p in self.parameters():
+            p.grad.fill(0)
+
+    def train(self, mode: bool = True) -> Module:
+        for m in self.modules():
+            object.__setattr__(m, "training", bool(mode))
+        return self
+
+    def eval(self) -> Module:
+        return self.train(False)
+
+    def to(self, dtype: Any) -> Module:
+        """Cast every parameter (and its gradient) to ``dtype``, in place; returns self."""
+        dt = np.dtype(dtype)
+        for p in self.parameters():
+            if p.data.dtype != dt:
+                p.data = p.data.astype(dt)
+                p.grad = p.grad.astype(dt)
+        return self
+
+    # -- state --------------------------------------------------------------------
+    def state_dict(self) -> OrderedDict[str, np.ndarray]:
+        """Copies of every parameter's data under PyTorch-style keys (``"0.weight"``)."""
+        return OrderedDict((name, p.data.copy()) for name, p in self.named_parameters())
+
+    def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> None:
+        """Copy arrays from ``state`` into the parameters, in place.
+
+        Every key, shape and dtype is checked before anything is written, so a
+        mismatch leaves the module unchanged.
+        """
+        own = dict(self.named_parameters())
+        missing = [k for k in own if k not in state]
+        unexpected = [k for k in state if k not in own]
+        if strict and (missing or unexpected):
+            raise StateDictError(
+                f"{type(self).__name__}.load_state_dict: missing keys {missing}, unexpected keys {unexpected}"
+            )
+        updates = []
+        for key, p in own.items():
+            if key not in state:
+                continue
+            arr = np.asarray(state[key])
+            if arr.shape != p.data.shape:
+                raise StateDictError(
+                    f"{type(self).__name__}.load_state_dict: {key!r} expected shape {p.data.shape}, got {arr.shape}"
+                )
+            if arr.dtype != p.data.dtype:
+                raise StateDictError(
+                    f"{type(self).__name__}.load_state_dict: {key!r} expected dtype {p.data.dtype}, got {arr.dtype}"
+                    " (cast the model with .to(dtype) first)"
+                )
+            updates.append((p, arr))
+        for p, arr in updates:
+            p.data[...] = arr
+
+    # -- display ------------------------------------------------------------------
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        if not self._modules:
+            return head + ")"
+        lines = [head]
+        for name, child in self._modules.items():
+            body = repr(child).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {body}")
+        return "\n".join(lines) + "\n)"
