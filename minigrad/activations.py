@@ -86,6 +86,9 @@ class LeakyReLU(_Elementwise):
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
         return grad_output * self._check(grad_output)
 
+    def get_config(self) -> dict[str, Any]:
+        return {"negative_slope": self.negative_slope}
+
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}"
 
@@ -114,6 +117,9 @@ class Softmax(_Elementwise):
         s = self._check(grad_output)
         gs = grad_output * s
         return gs - s * gs.sum(axis=self.dim, keepdims=True)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"dim": self.dim}
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"

@@ -8,7 +8,7 @@ from typing import Any, overload
 import numpy as np
 
 from .errors import MinigradError
-from .module import Module
+from .module import Module, build_module
 
 
 def annotate(exc: BaseException, where: str) -> None:
@@ -30,6 +30,7 @@ class Sequential(Module):
     def __init__(self, *modules: Module) -> None:
         super().__init__()
         self._layers: tuple[Module, ...] = ()
+        self._grad_flow: list[Any] | None = None
         for m in modules:
             self.append(m)
 
@@ -39,6 +40,8 @@ class Sequential(Module):
         return self
 
     def forward(self, x: Any) -> Any:
+        # Direct __dict__ writes skip Module.__setattr__'s registration checks on the hot path.
+        self.__dict__["_grad_flow"] = None  # no backward for this forward yet
         i = 0
         try:
             for i, m in enumerate(self._layers):  # noqa: B007 (i names the failing child below)
@@ -50,13 +53,17 @@ class Sequential(Module):
 
     def backward(self, grad_output: Any) -> Any:
         layers = self._layers
+        # flow[i] = dL/d(input of child i); flow[-1] = the grad_output given. Kept for draw(gradients=True).
+        flow = [None] * (len(layers) + 1)
+        flow[-1] = grad_output
         i = len(layers) - 1
         try:
             for i in range(len(layers) - 1, -1, -1):
-                grad_output = layers[i].backward(grad_output)
+                grad_output = flow[i] = layers[i].backward(grad_output)
         except Exception as exc:
             annotate(exc, f"Sequential[{i}]")
             raise
+        self.__dict__["_grad_flow"] = flow
         return grad_output
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -68,6 +75,13 @@ class Sequential(Module):
                 annotate(exc, f"Sequential[{i}]")
                 raise
         return shape
+
+    def to_config(self) -> dict[str, Any]:
+        return {"type": "Sequential", "children": [m.to_config() for m in self._layers]}
+
+    @classmethod
+    def from_config(cls, spec: dict[str, Any]) -> Sequential:
+        return cls(*(build_module(child) for child in spec["children"]))
 
     def __len__(self) -> int:
         return len(self._modules)

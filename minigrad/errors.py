@@ -55,3 +55,7 @@ def describe(x: object) -> str:
     if shape is None:
         return type(x).__name__
     return f"shape {tuple(shape)} {dtype}"
+
+
+class DatasetError(MinigradError, ValueError):
+    """A data file is missing, truncated or not in the expected format."""

@@ -98,6 +98,15 @@ class Linear(Module):
             )
         return (self.out_features,)
 
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "in_features": self.in_features,
+            "out_features": self.out_features,
+            "bias": self.bias is not None,
+            "init": self.init,
+            "dtype": str(self.weight.dtype),
+        }
+
     def extra_repr(self) -> str:
         return f"{self.in_features} -> {self.out_features}" + ("" if self.bias is not None else ", bias=False")
 
@@ -146,6 +155,9 @@ class Flatten(Module):
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         return self._flat_shape((-1, *input_shape))[1:]
 
+    def get_config(self) -> dict[str, Any]:
+        return {"start_dim": self.start_dim, "end_dim": self.end_dim}
+
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
@@ -188,6 +200,9 @@ class Dropout(Module):
         if self._mask is None:
             return grad_output
         return grad_output * self._mask
+
+    def get_config(self) -> dict[str, Any]:
+        return {"p": self.p}
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

@@ -96,6 +96,9 @@ class Loss(Module):
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         return ()
 
+    def get_config(self) -> dict[str, Any]:
+        return {"reduction": self.reduction}
+
     def extra_repr(self) -> str:
         return "" if self.reduction == "mean" else f"reduction={self.reduction!r}"
 

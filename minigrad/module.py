@@ -63,6 +63,16 @@ class Symbolic:
     __slots__ = ()
 
 
+MODULE_TYPES: dict[str, type] = {}
+
+
+def type_name(cls: type) -> str:
+    """Built-in modules are saved by class name, user modules by ``module.QualName``."""
+    if cls.__module__.startswith("minigrad."):
+        return cls.__name__
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
 class Module:
     """Base class of every layer, loss and container.
 
@@ -71,6 +81,10 @@ class Module:
     """
 
     training: bool
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        MODULE_TYPES[type_name(cls)] = cls
 
     def __init__(self) -> None:
         object.__setattr__(self, "_parameters", OrderedDict())
@@ -175,6 +189,9 @@ class Module:
         """Set every parameter's ``.grad`` to zero (gradients accumulate otherwise)."""
         for p in self.parameters():
             p.grad.fill(0)
+        for m in self.modules():
+            if "_grad_flow" in m.__dict__:
+                m.__dict__["_grad_flow"] = None  # the recorded backward is stale now
 
     def train(self, mode: bool = True) -> Module:
         for m in self.modules():
@@ -229,7 +246,39 @@ class Module:
         for p, arr in updates:
             p.data[...] = arr
 
-    # -- display ------------------------------------------------------------------
+    # -- architecture as data (for checkpoints) --------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments that rebuild this module (JSON-serialisable).
+
+        Modules whose constructor takes arguments override this; ``to_config`` /
+        ``from_config`` use it to save an architecture without pickle.
+        """
+        return {}
+
+    def to_config(self) -> dict[str, Any]:
+        return {"type": type_name(type(self)), "config": self.get_config()}
+
+    @classmethod
+    def from_config(cls, spec: dict[str, Any]) -> Module:
+        return cls(**spec.get("config", {}))
+
+    # -- display ---------------------------------------------------------------------
+    def summary(self, input_shape: tuple[int, ...] | int | None = None) -> str:
+        """A Keras-style table of layers, output shapes and parameter counts (see ``minigrad.viz.summary``)."""
+        from .viz import summary
+
+        return summary(self, input_shape)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        """Jupyter shows a module as its graph picture, or as text when graphviz's ``dot`` is missing."""
+        from .viz import draw
+
+        try:
+            return draw(self)._repr_mimebundle_(include, exclude)
+        except Exception:  # no dot binary, or a module that cannot be traced: text is still useful
+            return {"text/plain": repr(self)}
+
+    # -- display (text) ------------------------------------------------------------------
     def extra_repr(self) -> str:
         return ""
 
@@ -242,3 +291,15 @@ class Module:
             body = repr(child).replace("\n", "\n  ")
             lines.append(f"  ({name}): {body}")
         return "\n".join(lines) + "\n)"
+
+
+def build_module(spec: dict[str, Any]) -> Module:
+    """Rebuild a module from ``to_config()`` output; user classes must be imported first."""
+    name = spec.get("type")
+    cls = MODULE_TYPES.get(name)
+    if cls is None:
+        raise StateDictError(
+            f"unknown module type {name!r}: if it is your own Module subclass, import the module that defines it "
+            "(and give it get_config) before loading"
+        )
+    return cls.from_config(spec)

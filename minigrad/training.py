@@ -1,0 +1,195 @@
+"""``fit`` and ``evaluate``: the mini-batch training loop, with progress, history and safe stopping."""
+
+from __future__ import annotations
+
+import signal
+import time
+from typing import Any, Sequence
+
+import numpy as np
+
+from .data import batches
+from .errors import NonFiniteError
+from .history import History
+from .init import get_rng
+from .losses import Loss, SoftmaxCrossEntropy
+from .module import Module
+from .optim import Optimizer
+
+
+def count_correct(probs: np.ndarray, target: np.ndarray, loss: Loss) -> tuple[int, int]:
+    """``(correct, total)`` for one batch.
+
+    Class-index targets (N,), and probability rows under ``SoftmaxCrossEntropy``:
+    the arg-max class must match (total = N). Multi-label targets (N, C) under
+    ``SigmoidBCE`` or ``QuadraticCost``: each output thresholded at 0.5 must match
+    (total = N * C).
+    """
+    if target.ndim == 1:
+        return int(np.count_nonzero(probs.argmax(axis=1) == target)), len(target)
+    if isinstance(loss, SoftmaxCrossEntropy):
+        return int(np.count_nonzero(probs.argmax(axis=1) == target.argmax(axis=1))), len(target)
+    return int(np.count_nonzero((probs > 0.5) == (target > 0.5))), target.size
+
+
+def evaluate(model: Module, loss: Loss, x: np.ndarray, y: np.ndarray, batch_size: int = 1000) -> dict[str, float]:
+    """Loss and accuracy of ``model`` on ``(x, y)`` in eval mode (dropout off); the mode is restored.
+
+    Returns ``{"loss", "accuracy", "correct", "total"}``.
+    """
+    was_training = model.training
+    model.eval()
+    total_loss, correct, total = 0.0, 0, 0
+    try:
+        for xb, yb in batches(x, y, batch_size, shuffle=False):
+            value = loss.forward(model.forward(xb), yb)
+            total_loss += value * len(xb) if loss.reduction == "mean" else value
+            c, t = count_correct(loss.probs, np.asarray(yb), loss)
+            correct += c
+            total += t
+    finally:
+        model.train(was_training)
+    return {"loss": total_loss / len(x), "accuracy": correct / max(total, 1), "correct": correct, "total": total}
+
+
+class _StopOnInterrupt:
+    """While active, the first Ctrl-C asks the loop to stop after the current batch; a second one aborts."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._old: Any = None
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self) -> _StopOnInterrupt:
+        try:
+            self._old = signal.signal(signal.SIGINT, self._handle)
+        except ValueError:  # not the main thread: leave Ctrl-C alone
+            self._old = None
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+
+
+def fit(
+    model: Module,
+    loss: Loss,
+    optimizer: Optimizer,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    epochs: int,
+    batch_size: int,
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
+    metrics: Sequence[str] = ("accuracy",),
+    progress: bool = True,
+    rng: np.random.Generator | int | None = None,
+    history: History | None = None,
+) -> History:
+    """Train ``model`` by mini-batch gradient descent for ``epochs`` passes over ``(x, y)``.
+
+    Each step: ``zero_grad``, ``loss(model(xb), yb)``, ``model.backward(loss.backward())``,
+    ``optimizer.step()``. Shows a progress bar per epoch and prints one summary line
+    per epoch when ``progress``; returns the :class:`History` (``history`` is extended
+    when given). A NaN or inf loss stops training with a :class:`NonFiniteError`
+    that names the epoch and batch (the history so far is on ``.history``). Ctrl-C
+    stops cleanly after the current batch and returns the history.
+    """
+    unknown = set(metrics) - {"accuracy"}
+    if unknown:
+        raise ValueError(f"fit: unknown metric(s) {sorted(unknown)}; available: ['accuracy']")
+    if epochs < 0:
+        raise ValueError(f"fit: epochs must be >= 0, got {epochs}")
+    track = "accuracy" in metrics
+    hist = history if history is not None else History()
+    shuffle_rng = get_rng(rng)
+    n = len(x)
+    log = _Log(progress)
+    start_epoch = hist.epochs
+    with _StopOnInterrupt() as stop:
+        for epoch in range(start_epoch + 1, start_epoch + epochs + 1):
+            t0 = time.perf_counter()
+            model.train()
+            bar = log.bar(n, f"Epoch {epoch}/{start_epoch + epochs}")
+            total_loss, correct, counted, seen = 0.0, 0, 0, 0
+            for b, (xb, yb) in enumerate(batches(x, y, batch_size, shuffle=True, rng=shuffle_rng), start=1):
+                optimizer.zero_grad()
+                try:
+                    value = loss.forward(model.forward(xb), yb)
+                except NonFiniteError as exc:
+                    lr = optimizer.param_groups[0].get("lr")
+                    err = NonFiniteError(
+                        f"Epoch {epoch}, batch {b}: training diverged and was stopped. {exc}. "
+                        f"The learning rate (lr={lr}) is the likely cause."
+                    )
+                    err.history = hist  # type: ignore[attr-defined]
+                    raise err from exc
+                model.backward(loss.backward())
+                optimizer.step()
+                total_loss += value * len(xb) if loss.reduction == "mean" else value
+                seen += len(xb)
+                if track:
+                    c, t = count_correct(loss.probs, yb, loss)
+                    correct += c
+                    counted += t
+                if bar is not None and (b % 100 == 0 or seen == n):
+                    bar.update(seen - bar.n)
+                    bar.set_postfix_str(f"loss {total_loss / seen:.4f}" + (f", acc {correct / counted:.4f}" if track else ""), refresh=False)
+                if stop.requested:
+                    break
+            if bar is not None:
+                bar.close()
+            if seen == 0:
+                break
+            row = {"loss": total_loss / seen}
+            if track:
+                row["accuracy"] = correct / counted
+            val = None
+            if validation is not None:
+                val = evaluate(model, loss, *validation)
+                row["val_loss"] = val["loss"]
+                if track:
+                    row["val_accuracy"] = val["accuracy"]
+            row["seconds"] = time.perf_counter() - t0
+            if not stop.requested:
+                hist.record(**row)
+                log.epoch(epoch, row, val if track else None)
+            if stop.requested:
+                hist.interrupted = True
+                log.line(f"Interrupted: stopped in epoch {epoch} after {seen} of {n} examples; history kept.")
+                break
+    return hist
+
+
+class _Log:
+    """Progress bars (tqdm) and the per-epoch summary lines; silent when ``enabled`` is false."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def bar(self, total: int, desc: str):
+        if not self.enabled:
+            return None
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, desc=desc, unit="ex", leave=False, dynamic_ncols=True, mininterval=0.2)
+
+    def line(self, text: str) -> None:
+        if self.enabled:
+            print(text, flush=True)
+
+    def epoch(self, epoch: int, row: dict[str, float], val: dict[str, float] | None) -> None:
+        parts = [f"loss {row['loss']:.4f}"]
+        if "accuracy" in row:
+            parts.append(f"accuracy {row['accuracy']:.2%}")
+        if "val_loss" in row:
+            parts.append(f"val loss {row['val_loss']:.4f}")
+        if val is not None:
+            parts.append(f"val accuracy {val['correct']} / {val['total']} ({val['accuracy']:.2%})")
+        parts.append(f"{row['seconds']:.1f} s")
+        self.line(f"Epoch {epoch}: " + ", ".join(parts))
