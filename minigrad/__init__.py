@@ -4,10 +4,13 @@ import minigrad as mg
 model = mg.Sequential(mg.Linear(784, 30), mg.Sigmoid(), mg.Linear(30, 10))
 """
 
+from . import datasets
 from .activations import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .containers import Sequential
+from .data import batches
 from .errors import (
     CheckpointError,
+    DatasetError,
     GradcheckError,
     GraphError,
     MinigradError,
@@ -18,22 +21,29 @@ from .errors import (
     TargetError,
 )
 from .gradcheck import GradcheckReport, gradcheck
+from .history import History
 from .init import get_default_dtype, manual_seed, set_default_dtype
+from .io import Checkpoint, load, load_checkpoint, save
 from .layers import Dropout, Flatten, Identity, Linear
 from .losses import Loss, QuadraticCost, SigmoidBCE, SoftmaxCrossEntropy
 from .module import Module, Parameter
 from .optim import SGD, Adam, Optimizer
+from .training import evaluate, fit
+from .viz import draw, summary
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Adam",
+    "Checkpoint",
     "CheckpointError",
+    "DatasetError",
     "Dropout",
     "Flatten",
     "GradcheckError",
     "GradcheckReport",
     "GraphError",
+    "History",
     "Identity",
     "LeakyReLU",
     "Linear",
@@ -56,8 +66,17 @@ __all__ = [
     "StateError",
     "Tanh",
     "TargetError",
+    "batches",
+    "datasets",
+    "draw",
+    "evaluate",
+    "fit",
     "gradcheck",
     "get_default_dtype",
+    "load",
+    "load_checkpoint",
     "manual_seed",
+    "save",
     "set_default_dtype",
+    "summary",
 ]

@@ -45,7 +45,9 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     except FileNotFoundError:
         raise DatasetError(f"{path}: no such file") from None
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise DatasetError(f"{path}: cannot be read or decompressed ({exc}); the file is truncated or corrupt") from None
+        raise DatasetError(
+            f"{path}: cannot be read or decompressed ({exc}); the file is truncated or corrupt"
+        ) from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
         raise DatasetError(f"{path}: not an idx file (bad magic number {raw[:4].hex() or 'empty'})")
     ndim = raw[3]
@@ -137,10 +139,7 @@ def load_idx_dataset(
     (x_train, y_train), test = out
     if not validation:
         return (x_train, y_train), test
-    if len(x_train) < 20_000:
-        cut = len(x_train) * 5 // 6
-    else:
-        cut = len(x_train) - 10_000
+    cut = len(x_train) * 5 // 6 if len(x_train) < 20000 else len(x_train) - 10000
     return (x_train[:cut], y_train[:cut]), (x_train[cut:], y_train[cut:]), test
 
 

@@ -6,8 +6,9 @@ A crash or Ctrl-C half-way leaves the previous file untouched, never a truncated
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Callable
+from typing import IO
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:

@@ -46,8 +46,11 @@ class History:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> History:
-        return cls(history={k: list(v) for k, v in d["history"].items()}, interrupted=d.get("interrupted", False),
-                   meta=dict(d.get("meta", {})))
+        return cls(
+            history={k: list(v) for k, v in d["history"].items()},
+            interrupted=d.get("interrupted", False),
+            meta=dict(d.get("meta", {})),
+        )
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the history as JSON (atomically)."""

@@ -39,6 +39,7 @@ class Checkpoint:
     model: Module
     optimizer: Optimizer | None
     history: History | None
+    loss: Module | None = None
 
 
 def _optimizer_entries(model: Module, optimizer: Optimizer) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -66,12 +67,19 @@ def save(
     path: str | os.PathLike,
     optimizer: Optimizer | None = None,
     history: History | None = None,
+    loss: Module | None = None,
 ) -> Path:
-    """Write ``model`` (architecture and weights), and optionally ``optimizer`` and ``history``, to ``path``.
+    """Write ``model`` (architecture and weights), and optionally ``optimizer``, ``history`` and ``loss``.
 
     The write is atomic: a crash half-way leaves any previous file at ``path`` intact.
     """
-    meta: dict[str, Any] = {"format": FORMAT, "version": VERSION, "model": model.to_config(), "optimizer": None}
+    meta: dict[str, Any] = {
+        "format": FORMAT,
+        "version": VERSION,
+        "model": model.to_config(),
+        "optimizer": None,
+        "loss": loss.to_config() if loss is not None else None,
+    }
     arrays = {f"model/{name}": p.data for name, p in model.named_parameters()}
     if optimizer is not None:
         meta["optimizer"], opt_arrays = _optimizer_entries(model, optimizer)
@@ -86,10 +94,13 @@ def _open(path: Path) -> dict[str, np.ndarray]:
     if not path.is_file():
         raise CheckpointError(f"{path}: no such file")
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        # Our own file handle: np.load leaks its handle when the archive is corrupt.
+        with open(path, "rb") as f, np.load(f, allow_pickle=False) as npz:
             return {key: npz[key] for key in npz.files}
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as exc:
-        raise CheckpointError(f"{path}: not a readable minigrad checkpoint; it is truncated or corrupt ({exc})") from None
+        raise CheckpointError(
+            f"{path}: not a readable minigrad checkpoint; it is truncated or corrupt ({exc})"
+        ) from None
 
 
 def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
@@ -122,7 +133,8 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         raise CheckpointError(f"{path}: weights do not match the saved architecture: {exc}") from None
     optimizer = _rebuild_optimizer(path, model, meta["optimizer"], entries) if meta.get("optimizer") else None
     history = History.from_dict(json.loads(str(entries["__history__"]))) if "__history__" in entries else None
-    return Checkpoint(model, optimizer, history)
+    loss = build_module(meta["loss"]) if meta.get("loss") else None
+    return Checkpoint(model, optimizer, history, loss)
 
 
 def load(path: str | os.PathLike) -> Module:

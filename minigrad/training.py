@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import signal
 import time
-from typing import Any, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -88,17 +89,21 @@ def fit(
     validation: tuple[np.ndarray, np.ndarray] | None = None,
     metrics: Sequence[str] = ("accuracy",),
     progress: bool = True,
+    verbose: bool = True,
     rng: np.random.Generator | int | None = None,
     history: History | None = None,
+    callbacks: Sequence[Callable[[int, History, Module], None]] = (),
 ) -> History:
     """Train ``model`` by mini-batch gradient descent for ``epochs`` passes over ``(x, y)``.
 
     Each step: ``zero_grad``, ``loss(model(xb), yb)``, ``model.backward(loss.backward())``,
-    ``optimizer.step()``. Shows a progress bar per epoch and prints one summary line
-    per epoch when ``progress``; returns the :class:`History` (``history`` is extended
+    ``optimizer.step()``. Shows a tqdm progress bar per epoch when ``progress`` and
+    prints one summary line per epoch when ``verbose``; returns the :class:`History` (``history`` is extended
     when given). A NaN or inf loss stops training with a :class:`NonFiniteError`
     that names the epoch and batch (the history so far is on ``.history``). Ctrl-C
     stops cleanly after the current batch and returns the history.
+    Each of ``callbacks`` is called as ``cb(epoch, history, model)`` after an epoch is
+    recorded (e.g. to evaluate on a test set and ``history.record`` the result).
     """
     unknown = set(metrics) - {"accuracy"}
     if unknown:
@@ -109,7 +114,7 @@ def fit(
     hist = history if history is not None else History()
     shuffle_rng = get_rng(rng)
     n = len(x)
-    log = _Log(progress)
+    log = _Log(progress, verbose)
     start_epoch = hist.epochs
     with _StopOnInterrupt() as stop:
         for epoch in range(start_epoch + 1, start_epoch + epochs + 1):
@@ -139,7 +144,8 @@ def fit(
                     counted += t
                 if bar is not None and (b % 100 == 0 or seen == n):
                     bar.update(seen - bar.n)
-                    bar.set_postfix_str(f"loss {total_loss / seen:.4f}" + (f", acc {correct / counted:.4f}" if track else ""), refresh=False)
+                    postfix = f"loss {total_loss / seen:.4f}" + (f", acc {correct / counted:.4f}" if track else "")
+                    bar.set_postfix_str(postfix, refresh=False)
                 if stop.requested:
                     break
             if bar is not None:
@@ -156,24 +162,29 @@ def fit(
                 if track:
                     row["val_accuracy"] = val["accuracy"]
             row["seconds"] = time.perf_counter() - t0
-            if not stop.requested:
+            complete = seen == n
+            if complete:
                 hist.record(**row)
+                for cb in callbacks:
+                    cb(epoch, hist, model)
                 log.epoch(epoch, row, val if track else None)
             if stop.requested:
                 hist.interrupted = True
-                log.line(f"Interrupted: stopped in epoch {epoch} after {seen} of {n} examples; history kept.")
+                where = f"after epoch {epoch}" if complete else f"in epoch {epoch} after {seen} of {n} examples"
+                log.line(f"Interrupted {where}; the history of {hist.epochs} complete epoch(s) is kept.")
                 break
     return hist
 
 
 class _Log:
-    """Progress bars (tqdm) and the per-epoch summary lines; silent when ``enabled`` is false."""
+    """Progress bars (tqdm) when ``bars``, and the per-epoch summary lines when ``lines``."""
 
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
+    def __init__(self, bars: bool, lines: bool) -> None:
+        self.bars = bars
+        self.enabled = lines
 
     def bar(self, total: int, desc: str):
-        if not self.enabled:
+        if not self.bars:
             return None
         from tqdm.auto import tqdm
 

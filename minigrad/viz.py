@@ -326,8 +326,13 @@ def draw(
             dot.edge(edge.src, edge.dst, label=label, **attrs)
     for (out_id, node, shape), g in zip(out_nodes, flow_out):
         if gradients:
-            dot.edge(out_id, node, label=f"|g| {_fmt(_norm(g))}" if g is not None else "", color="#b2182b",
-                     fontcolor="#b2182b")
+            dot.edge(
+                out_id,
+                node,
+                label=f"|g| {_fmt(_norm(g))}" if g is not None else "",
+                color="#b2182b",
+                fontcolor="#b2182b",
+            )
         else:
             dot.edge(node, out_id, label=fmt_shape(shape) if show_shapes else "")
     if loss is not None:
