@@ -15,6 +15,7 @@ import shlex
 import subprocess
 import sys
 import time
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -39,7 +40,7 @@ ROWS = [
 
 
 def run(label: str, flags: str, seed: int, out: Path) -> dict:
-    folder = out / f"{abs(hash(flags)) % 10**8}-seed{seed}"
+    folder = out / f"{zlib.crc32(flags.encode()):08x}-seed{seed}"
     cmd = ["minigrad", "train", *shlex.split(flags), "--seed", str(seed), "--out", str(folder), "--no-progress"]
     start = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)

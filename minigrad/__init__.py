@@ -21,6 +21,7 @@ from .errors import (
     TargetError,
 )
 from .gradcheck import GradcheckReport, gradcheck
+from .graph import Add, Concat, Graph, Input, Node
 from .history import History
 from .init import get_default_dtype, manual_seed, set_default_dtype
 from .io import Checkpoint, load, load_checkpoint, save
@@ -35,21 +36,26 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Adam",
+    "Add",
     "Checkpoint",
     "CheckpointError",
+    "Concat",
     "DatasetError",
     "Dropout",
     "Flatten",
     "GradcheckError",
     "GradcheckReport",
+    "Graph",
     "GraphError",
     "History",
     "Identity",
+    "Input",
     "LeakyReLU",
     "Linear",
     "Loss",
     "MinigradError",
     "Module",
+    "Node",
     "NonFiniteError",
     "Optimizer",
     "Parameter",

@@ -110,13 +110,17 @@ class _Tracer:
         return node_id
 
     def trace(
-        self, module: Module, name: str, srcs: list[tuple[str, Shape | None, Any]], cluster: Cluster
+        self, module: Module, name: str, srcs: list[tuple[str, Shape | None, Any]], cluster: Cluster, top: bool = False
     ) -> list[tuple[str, Shape | None]]:
-        """Add ``module`` fed by ``srcs`` (node id, shape, gradient); return its outputs (node id, shape)."""
+        """Add ``module`` fed by ``srcs`` (node id, shape, gradient); return its outputs (node id, shape).
+
+        Containers are opened (their children drawn) when ``expand_nested`` or at the top level.
+        """
+        opened = self.expand or top
         traced = getattr(module, "trace_graph", None)
-        if traced is not None and (self.expand or cluster is self.root):
+        if traced is not None and opened:
             return traced(self, name, srcs, cluster)
-        if module._modules and hasattr(module, "_layers") and (self.expand or cluster is self.root):
+        if module._modules and hasattr(module, "_layers") and opened:
             return self._trace_sequential(module, name, srcs, cluster)
         return [self.add_leaf(module, name, srcs, cluster)]
 
@@ -175,7 +179,7 @@ def trace_model(module: Module, input_shape: Shape | None, expand_nested: bool =
     flow = getattr(module, "_grad_flow", None)
     if flow is not None and hasattr(module, "_layers") and srcs:
         srcs = [(srcs[0][0], srcs[0][1], flow[0])]
-    outs = tracer.trace(module, "", srcs, tracer.root)
+    outs = tracer.trace(module, "", srcs, tracer.root, top=True)
     tracer.outputs = outs
     return tracer
 

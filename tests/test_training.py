@@ -80,7 +80,7 @@ def test_fit_is_reproducible_and_callbacks_run(data):
             progress=False,
             verbose=False,
             rng=3,
-            callbacks=[lambda e, h, m: seen.append(e)],
+            callbacks=[lambda e, h, m, seen=seen: seen.append(e)],
         )
         runs.append(net.state_dict())
         assert seen == [1, 2]

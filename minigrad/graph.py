@@ -1,0 +1,359 @@
+"""The functional API: symbolic ``Input`` nodes, ``Add`` and ``Concat``, and the ``Graph`` container.
+
+    x = mg.Input(784)
+    h = mg.Sigmoid()(mg.Linear(784, 30)(x))       # calling a module on a node records an edge
+    y = mg.Linear(30, 10)(mg.Add()(h, mg.Linear(784, 30)(x)))
+    model = mg.Graph(inputs=x, outputs=y)
+
+Shapes are inferred while the graph is built, so a mismatch is an error at the
+line that made it. ``Graph.forward`` runs the nodes in topological order;
+``backward`` runs them in reverse and sums the gradients of a node whose output
+feeds several consumers (the multivariate chain rule).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .containers import annotate
+from .errors import GraphError, ShapeError, describe
+from .layers import as_batch
+from .module import Module, Symbolic, build_module
+
+
+def _fmt(shape: tuple[int, ...]) -> str:
+    return "(N, " + ", ".join(map(str, shape)) + ")"
+
+
+class Node(Symbolic):
+    """A symbolic tensor: the output of ``module`` applied to ``parents`` (an ``Input`` has no module).
+
+    ``shape`` excludes the batch dimension. ``name`` names the node in the Graph's
+    ``state_dict`` keys and pictures; it is chosen automatically when not given.
+    """
+
+    __slots__ = ("module", "parents", "shape", "name")
+
+    def __init__(self, module: Module | None, parents: tuple[Node, ...], shape: tuple[int, ...], name: str | None):
+        self.module = module
+        self.parents = parents
+        self.shape = shape
+        self.name = name
+
+    def apply(self, module: Module, inputs: tuple[Any, ...]) -> Node:
+        """What ``module(node, ...)`` does: check the inputs, infer the output shape, return a new node."""
+        if not all(isinstance(i, Node) for i in inputs):
+            raise GraphError(f"{module!r}: mix of symbolic nodes and arrays; pass only nodes when building a Graph")
+        try:
+            shape = tuple(module.output_shape(*(i.shape for i in inputs)))
+        except TypeError as exc:
+            raise GraphError(f"{module!r}: called on {len(inputs)} node(s): {exc}") from None
+        except ShapeError as exc:
+            sources = ", ".join(_source(i) for i in inputs)
+            raise GraphError(f"{exc}; building the graph, its input(s): {sources}") from None
+        return Node(module, tuple(inputs), shape, None)
+
+    def __repr__(self) -> str:
+        what = "Input" if self.module is None else type(self.module).__name__
+        return f"Node({self.name or what}, shape={_fmt(self.shape)})"
+
+
+def _source(node: Node) -> str:
+    """How an error names a node: its name if set, else the module that produces it."""
+    if node.name:
+        return f"node {node.name!r} {_fmt(node.shape)}"
+    if node.module is None:
+        return f"Input {_fmt(node.shape)}"
+    return f"the output {_fmt(node.shape)} of {node.module!r}"
+
+
+def Input(shape: int | tuple[int, ...], name: str | None = None) -> Node:  # noqa: N802 (reads like a layer)
+    """A symbolic input of ``shape`` features (the batch dimension is implicit): ``Input(784)``."""
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    if not shape or any(not isinstance(d, (int, np.integer)) or d < 1 for d in shape):
+        raise GraphError(f"Input: shape must be positive ints, got {shape}")
+    return Node(None, (), tuple(int(d) for d in shape), name)
+
+
+class Add(Module):
+    """Elementwise sum of inputs of one shape. Backward: every input gets ``grad_output`` itself."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._n: int | None = None
+
+    def forward(self, *xs: Any) -> np.ndarray:
+        arrays = [as_batch(self, x) for x in xs]
+        self.output_shape(*(a.shape for a in arrays))
+        self._n = len(arrays)
+        out = arrays[0] + arrays[1]
+        for a in arrays[2:]:
+            out += a
+        return out
+
+    def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray, ...]:
+        if self._n is None:
+            raise self._not_run()
+        return (grad_output,) * self._n
+
+    def output_shape(self, *shapes: tuple[int, ...]) -> tuple[int, ...]:
+        if len(shapes) < 2:
+            raise ShapeError(f"{self!r}: needs at least two inputs, got {len(shapes)}")
+        for s in shapes[1:]:
+            if tuple(s) != tuple(shapes[0]):
+                raise ShapeError(f"{self!r}: {_fmt(shapes[0])} and {_fmt(s)} differ")
+        return tuple(shapes[0])
+
+
+class Concat(Module):
+    """Join inputs along a feature ``axis`` (default the last). Backward splits ``grad_output`` back."""
+
+    def __init__(self, axis: int = -1) -> None:
+        super().__init__()
+        if axis == 0:
+            raise GraphError("Concat: axis 0 is the batch axis; concatenate features (axis >= 1 or negative)")
+        self.axis = axis
+        self._sizes: list[int] | None = None
+
+    def forward(self, *xs: Any) -> np.ndarray:
+        arrays = [as_batch(self, x) for x in xs]
+        self.output_shape(*(a.shape[1:] for a in arrays))
+        if len({a.shape[0] for a in arrays}) != 1:
+            raise ShapeError(f"{self!r}: inputs have different batch sizes {[a.shape[0] for a in arrays]}")
+        self._sizes = [a.shape[self.axis] for a in arrays]
+        return np.concatenate(arrays, axis=self.axis)
+
+    def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray, ...]:
+        if self._sizes is None:
+            raise self._not_run()
+        return tuple(np.split(grad_output, np.cumsum(self._sizes)[:-1], axis=self.axis))
+
+    def output_shape(self, *shapes: tuple[int, ...]) -> tuple[int, ...]:
+        if len(shapes) < 2:
+            raise ShapeError(f"{self!r}: needs at least two inputs, got {len(shapes)}")
+        nd = len(shapes[0])
+        axis = self.axis - 1 if self.axis > 0 else self.axis  # shapes here exclude the batch axis
+        if not -nd <= axis < nd:
+            raise ShapeError(f"{self!r}: axis {self.axis} out of range for inputs {_fmt(shapes[0])}")
+        ax = axis % nd
+        for s in shapes[1:]:
+            if len(s) != nd or any(a != b for i, (a, b) in enumerate(zip(s, shapes[0])) if i != ax):
+                raise ShapeError(f"{self!r}: {_fmt(shapes[0])} and {_fmt(s)} differ outside axis {self.axis}")
+        out = list(shapes[0])
+        out[ax] = sum(s[ax] for s in shapes)
+        return tuple(out)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"axis": self.axis}
+
+    def extra_repr(self) -> str:
+        return f"axis={self.axis}"
+
+
+def _as_nodes(x: Any, what: str) -> list[Node]:
+    nodes = list(x) if isinstance(x, (list, tuple)) else [x]
+    if not nodes or not all(isinstance(n, Node) for n in nodes):
+        raise GraphError(f"Graph: {what} must be a node or a list of nodes (from mg.Input and module calls)")
+    return nodes
+
+
+class Graph(Module):
+    """A network as a directed acyclic graph of modules, built with the functional API.
+
+    ``forward(*xs)`` takes one array per input (in ``inputs`` order) and returns one
+    array, or a tuple for several outputs. ``backward(*grads)`` takes one gradient per
+    output and returns the input gradient, or a tuple of them for several inputs.
+    Parameters are keyed by node name: ``"linear_1.weight"``.
+    """
+
+    def __init__(self, inputs: Any, outputs: Any) -> None:
+        super().__init__()
+        self.inputs = _as_nodes(inputs, "inputs")
+        self.outputs = _as_nodes(outputs, "outputs")
+        if len(set(map(id, self.inputs))) != len(self.inputs):
+            raise GraphError("Graph: the same Input is listed twice in inputs")
+        for node in self.inputs:
+            if node.module is not None:
+                raise GraphError(f"Graph: inputs must be mg.Input nodes, got {node!r}")
+        self.nodes = self._topological_order()
+        self._name_nodes()
+        for node in self.nodes:
+            self.add_module(node.name, node.module)
+        self.input_shape = self.inputs[0].shape if len(self.inputs) == 1 else None
+        # The execution plan refers to values by position (inputs first, then nodes in topological
+        # order), not by id(), so deep copies of the Graph (as gradcheck makes) run correctly.
+        position = {id(n): i for i, n in enumerate(self.inputs + self.nodes)}
+        self._plan = [
+            (node.module, tuple(position[id(p)] for p in node.parents), position[id(node)]) for node in self.nodes
+        ]
+        self._names = [n.name for n in self.inputs + self.nodes]
+        self._output_positions = [position[id(o)] for o in self.outputs]
+        self._grad_flow: dict[tuple[int, int], Any] | None = None
+        self._grad_outputs: tuple[Any, ...] | None = None
+
+    def _topological_order(self) -> list[Node]:
+        """Nodes that the outputs depend on, each after its parents; refuses shared modules and foreign inputs."""
+        order: list[Node] = []
+        done: set[int] = set()
+        allowed = set(map(id, self.inputs))
+        owner: dict[int, Node] = {}
+        for out in self.outputs:
+            stack: list[tuple[Node, bool]] = [(out, False)]
+            while stack:
+                node, expanded = stack.pop()
+                if expanded:
+                    done.add(id(node))
+                    order.append(node)
+                    continue
+                if id(node) in done:
+                    continue
+                if node.module is None:
+                    if id(node) not in allowed:
+                        raise GraphError(
+                            f"Graph: output {out!r} depends on {node!r}, which is not among the inputs "
+                            "given to Graph(inputs=...)"
+                        )
+                    done.add(id(node))
+                    continue
+                if owner.setdefault(id(node.module), node) is not node:
+                    raise GraphError(
+                        f"Graph: the module {node.module!r} is used at two places; weight sharing through one "
+                        "module instance is not supported (its forward cache would be overwritten). Create two "
+                        "modules and give the second the first's Parameters (b.weight = a.weight) to share weights."
+                    )
+                stack.append((node, True))
+                stack.extend((p, False) for p in reversed(node.parents) if id(p) not in done)
+        used = {id(p) for n in order for p in n.parents} | set(map(id, self.outputs))
+        unused = [n for n in self.inputs if id(n) not in used]
+        if unused:
+            raise GraphError(f"Graph: no output depends on input(s) {unused}")
+        return order
+
+    def _name_nodes(self) -> None:
+        taken: set[str] = set()
+        for i, node in enumerate(self.inputs):
+            node.name = node.name or ("input" if len(self.inputs) == 1 else f"input_{i + 1}")
+            taken.add(node.name)
+        for node in self.nodes:
+            if node.name is not None:
+                if node.name in taken or "." in node.name:
+                    raise GraphError(f"Graph: node name {node.name!r} is used twice or contains '.'")
+                taken.add(node.name)
+        counts: dict[str, int] = {}
+        for node in self.nodes:
+            if node.name is None:
+                base = type(node.module).__name__.lower()
+                while True:
+                    counts[base] = counts.get(base, 0) + 1
+                    candidate = f"{base}_{counts[base]}"
+                    if candidate not in taken:
+                        break
+                node.name = candidate
+                taken.add(candidate)
+
+    # -- the contract -------------------------------------------------------------------------
+    def forward(self, *xs: Any) -> Any:
+        if len(xs) != len(self.inputs):
+            raise ShapeError(f"Graph: expected {len(self.inputs)} input array(s), got {len(xs)}")
+        self._grad_flow = None
+        values: list[Any] = [None] * len(self._names)
+        for i, (node, x) in enumerate(zip(self.inputs, xs)):
+            x = as_batch(self, x)
+            if x.shape[1:] != node.shape:
+                raise ShapeError(f"Graph input {node.name!r}: expected {_fmt(node.shape)}, got {describe(x)}")
+            values[i] = x
+        for module, parents, pos in self._plan:
+            try:
+                values[pos] = module.forward(*(values[p] for p in parents))
+            except Exception as exc:
+                annotate(exc, f"Graph node {self._names[pos]!r}")
+                raise
+        outs = tuple(values[p] for p in self._output_positions)
+        return outs[0] if len(outs) == 1 else outs
+
+    def backward(self, *grad_outputs: Any) -> Any:
+        if len(grad_outputs) != len(self.outputs):
+            raise ShapeError(f"Graph: expected {len(self.outputs)} output gradient(s), got {len(grad_outputs)}")
+        grads: list[Any] = [None] * len(self._names)
+        for pos, g in zip(self._output_positions, grad_outputs):
+            grads[pos] = g if grads[pos] is None else grads[pos] + g
+        flow: dict[tuple[int, int], Any] = {}  # (parent position, node position) -> gradient on that edge
+        for module, parents, pos in reversed(self._plan):
+            try:
+                back = module.backward(grads[pos])  # every node feeds an output, so its gradient has arrived
+            except Exception as exc:
+                annotate(exc, f"Graph node {self._names[pos]!r}")
+                raise
+            back = back if isinstance(back, tuple) else (back,)
+            for p, gp in zip(parents, back):
+                flow[(p, pos)] = gp
+                # Not +=: gp may be an array another module also holds (Add returns grad_output itself).
+                grads[p] = gp if grads[p] is None else grads[p] + gp
+        self._grad_flow = flow
+        self._grad_outputs = grad_outputs
+        result = tuple(grads[: len(self.inputs)])
+        return result[0] if len(result) == 1 else result
+
+    def output_shape(self, *input_shapes: tuple[int, ...]) -> Any:
+        for node, shape in zip(self.inputs, input_shapes):
+            if tuple(shape) != node.shape:
+                raise ShapeError(f"Graph input {node.name!r}: expected {_fmt(node.shape)}, got {_fmt(tuple(shape))}")
+        shapes = tuple(o.shape for o in self.outputs)
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    # -- architecture as data -----------------------------------------------------------------
+    def to_config(self) -> dict[str, Any]:
+        return {
+            "type": "Graph",
+            "inputs": [{"name": n.name, "shape": list(n.shape)} for n in self.inputs],
+            "nodes": [
+                {"name": n.name, "module": n.module.to_config(), "parents": [p.name for p in n.parents]}
+                for n in self.nodes
+            ],
+            "outputs": [o.name for o in self.outputs],
+        }
+
+    @classmethod
+    def from_config(cls, spec: dict[str, Any]) -> Graph:
+        nodes: dict[str, Node] = {}
+        inputs = []
+        for item in spec["inputs"]:
+            nodes[item["name"]] = Input(tuple(item["shape"]), name=item["name"])
+            inputs.append(nodes[item["name"]])
+        for item in spec["nodes"]:
+            node = build_module(item["module"])(*(nodes[p] for p in item["parents"]))
+            node.name = item["name"]
+            nodes[item["name"]] = node
+        return cls(inputs, [nodes[o] for o in spec["outputs"]])
+
+    # -- drawing (called by minigrad.viz) --------------------------------------------------------
+    def trace_inputs(self, tracer: Any) -> list[tuple[str, tuple[int, ...], Any]]:
+        tracer.input_names = [n.name for n in self.inputs]
+        srcs = []
+        for node in self.inputs:
+            node_id = tracer.new_id()
+            tracer.depth[node_id] = 0
+            srcs.append((node_id, node.shape, None))
+        return srcs
+
+    def trace_graph(self, tracer: Any, name: str, srcs: list, cluster: Any) -> list:
+        from .viz import Cluster
+
+        inner = cluster
+        if name:
+            inner = Cluster(name, f"{name} (Graph)")
+            cluster.members.append(inner)
+        traced: list[Any] = [(s[0], s[1]) for s in srcs] + [None] * len(self._plan)
+        flow = self._grad_flow or {}
+        for module, parents, pos in self._plan:
+            child_srcs = [(*traced[p], flow.get((p, pos))) for p in parents]
+            label = f"{name}.{self._names[pos]}" if name else self._names[pos]
+            traced[pos] = tracer.trace(module, label, child_srcs, inner)[0]
+        return [traced[p] for p in self._output_positions]
+
+    def extra_repr(self) -> str:
+        ins = ", ".join(f"{n.name} {_fmt(n.shape)}" for n in self.inputs)
+        outs = ", ".join(o.name for o in self.outputs)
+        return f"inputs=[{ins}], outputs=[{outs}]"
