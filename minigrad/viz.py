@@ -244,8 +244,8 @@ def _leaf_label(leaf: Leaf, show_shapes: bool, show_params: bool, gradients: boo
             text = f"{pname} {p.shape}"
             if gradients:
                 g, w = _norm(p.grad), _norm(p.data)
-                ratio = g / w if w else float("nan")
-                text += f"  |grad| {_fmt(g)}  |grad|/|w| {_fmt(ratio)}"
+                ratio = _fmt(g / w) if w else "-"  # zero weights (fresh biases) have no ratio
+                text += f"  |grad| {_fmt(g)}  |grad|/|w| {ratio}"
             lines.append(html.escape(text))
         body = '<BR ALIGN="LEFT"/>'.join(lines)
         rows.append(f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="10">{body}</FONT></TD></TR>')
