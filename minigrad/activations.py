@@ -36,13 +36,18 @@ class Sigmoid(_Elementwise):
     """
 
     def forward(self, x: Any) -> np.ndarray:
-        a = sigmoid(as_batch(self, x))
+        if type(x) is not np.ndarray or x.dtype.kind != "f":
+            x = as_batch(self, x)
+        a = sigmoid(x)
         self._cache = a
         return a
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
         a = self._check(grad_output)
-        return grad_output * a * (1.0 - a)
+        grad = 1.0 - a  # one new array, then in place: g * a * (1 - a)
+        grad *= a
+        grad *= grad_output
+        return grad
 
 
 class Tanh(_Elementwise):
@@ -55,7 +60,10 @@ class Tanh(_Elementwise):
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
         a = self._check(grad_output)
-        return grad_output * (1.0 - a * a)
+        grad = a * a
+        np.subtract(1.0, grad, out=grad)
+        grad *= grad_output
+        return grad
 
 
 class ReLU(_Elementwise):

@@ -27,6 +27,8 @@ class Sequential(Module):
     ``"i"``, so parameters are keyed ``"0.weight"``, ``"2.bias"``.
     """
 
+    can_skip_input_grad = True
+
     def __init__(self, *modules: Module) -> None:
         super().__init__()
         self._layers: tuple[Module, ...] = ()
@@ -35,13 +37,12 @@ class Sequential(Module):
             self.append(m)
 
     def append(self, module: Module) -> Sequential:
-        self.add_module(str(len(self._modules)), module)
-        self._layers = tuple(self._modules.values())
+        self.add_module(str(len(self._layers)), module)
+        self._layers = (*self._layers, module)
         return self
 
     def forward(self, x: Any) -> Any:
-        # Direct __dict__ writes skip Module.__setattr__'s registration checks on the hot path.
-        self.__dict__["_grad_flow"] = None  # no backward for this forward yet
+        self._grad_flow = None  # no backward for this forward yet
         i = 0
         try:
             for i, m in enumerate(self._layers):  # noqa: B007 (i names the failing child below)
@@ -51,20 +52,36 @@ class Sequential(Module):
             raise
         return x
 
-    def backward(self, grad_output: Any) -> Any:
+    def backward(self, grad_output: Any, input_grad: bool = True) -> Any:
+        """Run the children's backward in reverse; return dL/dinput (None when ``input_grad=False``).
+
+        With ``input_grad=False`` the leading children without parameters are skipped and
+        the first trainable child is asked not to compute its own input gradient.
+        """
         layers = self._layers
+        first = 0
+        if not input_grad:
+            while first < len(layers) and not layers[first]._trainable():
+                first += 1
         # flow[i] = dL/d(input of child i); flow[-1] = the grad_output given. Kept for draw(gradients=True).
-        flow = [None] * (len(layers) + 1)
+        flow: list[Any] = [None] * (len(layers) + 1)
         flow[-1] = grad_output
         i = len(layers) - 1
         try:
-            for i in range(len(layers) - 1, -1, -1):
-                grad_output = flow[i] = layers[i].backward(grad_output)
+            for i in range(len(layers) - 1, first - 1, -1):
+                layer = layers[i]
+                if i == first and not input_grad:
+                    if layer.can_skip_input_grad:
+                        layer.backward(grad_output, input_grad=False)
+                    else:
+                        layer.backward(grad_output)
+                    break
+                grad_output = flow[i] = layer.backward(grad_output)
         except Exception as exc:
             annotate(exc, f"Sequential[{i}]")
             raise
-        self.__dict__["_grad_flow"] = flow
-        return grad_output
+        self._grad_flow = flow
+        return grad_output if input_grad else None
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         shape = tuple(input_shape)
@@ -84,14 +101,14 @@ class Sequential(Module):
         return cls(*(build_module(child) for child in spec["children"]))
 
     def __len__(self) -> int:
-        return len(self._modules)
+        return len(self._layers)
 
     @overload
     def __getitem__(self, idx: int) -> Module: ...
     @overload
     def __getitem__(self, idx: slice) -> Sequential: ...
     def __getitem__(self, idx: int | slice) -> Module | Sequential:
-        layers = list(self._modules.values())
+        layers = list(self._layers)
         if isinstance(idx, slice):
             return Sequential(*layers[idx])
         if isinstance(idx, (int, np.integer)):
@@ -99,4 +116,4 @@ class Sequential(Module):
         raise TypeError(f"Sequential indices must be int or slice, got {type(idx).__name__}")
 
     def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
+        return iter(self._layers)

@@ -168,6 +168,8 @@ class Graph(Module):
     Parameters are keyed by node name: ``"linear_1.weight"``.
     """
 
+    can_skip_input_grad = True
+
     def __init__(self, inputs: Any, outputs: Any) -> None:
         super().__init__()
         self.inputs = _as_nodes(inputs, "inputs")
@@ -238,8 +240,10 @@ class Graph(Module):
             taken.add(node.name)
         for node in self.nodes:
             if node.name is not None:
-                if node.name in taken or "." in node.name:
-                    raise GraphError(f"Graph: node name {node.name!r} is used twice or contains '.'")
+                if node.name in taken or "." in node.name or hasattr(self, node.name):
+                    raise GraphError(
+                        f"Graph: node name {node.name!r} is used twice, contains '.', or is a Graph attribute"
+                    )
                 taken.add(node.name)
         counts: dict[str, int] = {}
         for node in self.nodes:
@@ -248,7 +252,7 @@ class Graph(Module):
                 while True:
                     counts[base] = counts.get(base, 0) + 1
                     candidate = f"{base}_{counts[base]}"
-                    if candidate not in taken:
+                    if candidate not in taken and not hasattr(self, candidate):
                         break
                 node.name = candidate
                 taken.add(candidate)
@@ -273,28 +277,51 @@ class Graph(Module):
         outs = tuple(values[p] for p in self._output_positions)
         return outs[0] if len(outs) == 1 else outs
 
-    def backward(self, *grad_outputs: Any) -> Any:
+    def backward(self, *grad_outputs: Any, input_grad: bool = True) -> Any:
+        """One gradient per output in; dL/dinput out (a tuple for several inputs).
+
+        With ``input_grad=False`` nothing is returned and only the nodes that lead to a
+        parameter run their backward.
+        """
         if len(grad_outputs) != len(self.outputs):
             raise ShapeError(f"Graph: expected {len(self.outputs)} output gradient(s), got {len(grad_outputs)}")
+        n_in = len(self.inputs)
+        needed = [input_grad] * n_in + [False] * len(self._plan)  # does anyone need dL/d(value at pos)?
+        for module, parents, pos in self._plan:
+            needed[pos] = module._trainable() or any(needed[p] for p in parents if p >= n_in)
         grads: list[Any] = [None] * len(self._names)
         for pos, g in zip(self._output_positions, grad_outputs):
             grads[pos] = g if grads[pos] is None else grads[pos] + g
         flow: dict[tuple[int, int], Any] = {}  # (parent position, node position) -> gradient on that edge
         for module, parents, pos in reversed(self._plan):
+            if not needed[pos]:
+                continue
+            wanted = [needed[p] for p in parents]
             try:
-                back = module.backward(grads[pos])  # every node feeds an output, so its gradient has arrived
+                if any(wanted):
+                    back = module.backward(grads[pos])  # every node feeds an output: its gradient has arrived
+                elif module.can_skip_input_grad:
+                    module.backward(grads[pos], input_grad=False)
+                    continue
+                else:
+                    module.backward(grads[pos])
+                    continue
             except Exception as exc:
                 annotate(exc, f"Graph node {self._names[pos]!r}")
                 raise
             back = back if isinstance(back, tuple) else (back,)
-            for p, gp in zip(parents, back):
+            for p, gp, want in zip(parents, back, wanted):
+                if not want:
+                    continue
                 flow[(p, pos)] = gp
                 # Not +=: gp may be an array another module also holds (Add returns grad_output itself).
                 grads[p] = gp if grads[p] is None else grads[p] + gp
         self._grad_flow = flow
         self._grad_outputs = grad_outputs
-        result = tuple(grads[: len(self.inputs)])
-        return result[0] if len(result) == 1 else result
+        if not input_grad:
+            return None
+        result = tuple(grads[:n_in])
+        return result[0] if n_in == 1 else result
 
     def output_shape(self, *input_shapes: tuple[int, ...]) -> Any:
         for node, shape in zip(self.inputs, input_shapes):

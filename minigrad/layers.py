@@ -44,6 +44,8 @@ class Linear(Module):
     ``"xavier_normal"``, ``"he_uniform"``, ``"he_normal"``.
     """
 
+    can_skip_input_grad = True
+
     def __init__(
         self,
         in_features: int,
@@ -77,7 +79,12 @@ class Linear(Module):
             out += self.bias.data
         return out
 
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+    def backward(self, grad_output: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        """Add ``g.T @ x`` to the weight's and ``g.sum(0)`` to the bias's gradient; return ``g @ W``.
+
+        ``input_grad=False`` skips ``g @ W`` (returns None) when no one needs it, e.g. for
+        the first layer of a network: the largest matmul of a step for a wide first layer.
+        """
         x = self._x
         if x is None:
             raise self._not_run()
@@ -86,10 +93,10 @@ class Linear(Module):
                 f"{self!r}: backward expected grad_output ({x.shape[0]}, {self.out_features}) to match "
                 f"the last forward, got {describe(grad_output)}"
             )
-        self.weight.grad += grad_output.T @ x
+        self.weight.accumulate_matmul(grad_output.T, x)
         if self.bias is not None:
-            self.bias.grad += grad_output.sum(axis=0)
-        return grad_output @ self.weight.data
+            self.bias.accumulate_sum(grad_output)
+        return grad_output @ self.weight.data if input_grad else None
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         if len(input_shape) != 1 or input_shape[0] != self.in_features:

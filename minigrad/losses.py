@@ -22,6 +22,8 @@ from .functional import sigmoid
 from .layers import as_batch
 from .module import Module
 
+_UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+
 
 class Loss(Module):
     """Base class of the losses; subclasses implement ``_forward`` and set ``_grad_unscaled``."""
@@ -33,6 +35,7 @@ class Loss(Module):
         self.reduction = reduction
         self.probs: np.ndarray | None = None
         self._delta: np.ndarray | None = None  # a - y, before the 1/N of the mean
+        self._rows_cache: np.ndarray | None = None
 
     # -- input checking -----------------------------------------------------------------
     def _logits(self, x: Any) -> np.ndarray:
@@ -42,18 +45,27 @@ class Loss(Module):
         return z
 
     def _class_indices(self, z: np.ndarray, t: np.ndarray) -> np.ndarray:
-        """Validate class-index targets (N,) against logits (N, C)."""
+        """Class-index targets (N,) checked against logits (N, C): integers in [0, C)."""
         if t.dtype.kind not in "iu":
             raise TargetError(f"{self!r}: class labels must be integers, got dtype {t.dtype} (use y.astype(np.int64))")
-        n, c = z.shape
-        if t.shape[0] != n:
-            raise TargetError(f"{self!r}: expected {n} labels to match input {z.shape}, got {describe(t)}")
-        # Viewed as unsigned, negative labels become huge, so one max() checks both ends of [0, C).
-        top = t.view(t.dtype.str.replace("i", "u")).max() if t.size else 0
-        if top >= c:
-            bad = t[(t < 0) | (t >= c)]
-            raise TargetError(f"{self!r}: class labels must be in [0, {c}), got {bad[:5].tolist()}")
+        if t.shape != (z.shape[0],):
+            raise TargetError(f"{self!r}: expected {z.shape[0]} labels to match input {z.shape}, got {describe(t)}")
+        # Viewed as unsigned, a negative label becomes huge: one max() checks both ends of [0, C).
+        if t.size and np.maximum.reduce(t.view(_UNSIGNED[t.dtype.itemsize])) >= z.shape[1]:
+            raise self._bad_labels(z, t)
         return t
+
+    def _bad_labels(self, z: np.ndarray, t: np.ndarray) -> TargetError:
+        c = z.shape[1]
+        bad = t[(t < 0) | (t >= c)]
+        return TargetError(f"{self!r}: class labels must be in [0, {c}), got {bad[:5].tolist()}")
+
+    def _rows(self, n: int) -> np.ndarray:
+        """``arange(n)``, kept between calls: batches mostly share one size."""
+        rows = self._rows_cache
+        if rows is None or len(rows) != n:
+            rows = self._rows_cache = np.arange(n)
+        return rows
 
     def _dense(self, z: np.ndarray, t: Any, what: str, unit_range: bool = True) -> np.ndarray:
         """Targets as a float array shaped like ``z``; class indices become one-hot rows."""
@@ -61,7 +73,7 @@ class Loss(Module):
         if t.ndim == 1:
             idx = self._class_indices(z, t)
             y = np.zeros_like(z)
-            y[np.arange(z.shape[0]), idx] = 1.0
+            y[self._rows(z.shape[0]), idx] = 1.0
             return y
         if t.shape != z.shape:
             raise TargetError(
@@ -115,26 +127,49 @@ class SoftmaxCrossEntropy(Loss):
     """
 
     def forward(self, input: Any, target: Any) -> float:
-        z = self._logits(input)
+        z = input
+        if type(z) is not np.ndarray or z.ndim != 2 or z.dtype.kind != "f":
+            z = self._logits(input)
         t = target if type(target) is np.ndarray else np.asarray(target)
-        m = z.max(axis=1, keepdims=True)
-        e = np.exp(z - m)
-        s = e.sum(axis=1, keepdims=True)
-        probs = e / s
-        log_s = np.log(s)
+        # ufunc.reduce instead of z.max()/.sum(): the same C loop without the Python wrappers.
+        m = np.maximum.reduce(z, axis=1, keepdims=True)
+        probs = z - m  # shifted logits z - m, turned into probabilities in place below
         if t.ndim == 1:
+            rows = self._rows(z.shape[0])
             idx = self._class_indices(z, t)
-            rows = np.arange(z.shape[0])
-            total = -float(((z[rows, idx] - m[:, 0]) - log_s[:, 0]).sum())
-            delta = probs.copy()
-            delta[rows, idx] -= 1.0
+            shifted_y = probs[rows, idx]  # z_y - m, for the loss value
+            self._target = (rows, idx)
         else:
             y = self._dense(z, t, "probabilities")
-            total = -float((y * (z - m - log_s)).sum())
-            delta = probs - y
+            shifted_y = (y * probs).sum(axis=1)  # sum_i y_i (z_i - m), for the loss value
+            y_total = y.sum(axis=1)
+            self._target = y
+        np.exp(probs, out=probs)
+        s = np.add.reduce(probs, axis=1)
+        probs /= s[:, None]
+        # -sum_i y_i log softmax(z)_i = log sum_j exp(z_j - m) * sum_i y_i - sum_i y_i (z_i - m)
+        log_s = np.log(s, out=s)
+        if t.ndim != 1:
+            log_s *= y_total
+        log_s -= shifted_y
+        total = float(np.add.reduce(log_s))
         self.probs = probs
-        self._delta = delta
+        self._delta = probs
         return self._finish(z, total)
+
+    def backward(self, grad_output: float = 1.0) -> np.ndarray:
+        """``(softmax(z) - y) / N``: the delta ``a - y`` of the derivation, averaged over the batch."""
+        probs = self._delta
+        if probs is None:
+            raise self._not_run()
+        scale = probs.dtype.type(grad_output / probs.shape[0] if self.reduction == "mean" else grad_output)
+        grad = probs * scale
+        target = self._target
+        if isinstance(target, tuple):
+            grad[target] -= scale  # subtract the one-hot y without building it
+        else:
+            grad -= target * scale
+        return grad
 
 
 class SigmoidBCE(Loss):

@@ -25,10 +25,16 @@ from .init import get_default_dtype
 class Parameter:
     """A trainable array: ``.data`` and its gradient ``.grad`` (same shape and dtype).
 
-    ``.grad`` starts at zeros and only grows by ``backward`` until ``zero_grad()``.
+    ``.grad`` reads as zeros until a backward pass, then holds the sum of every
+    gradient added since the last ``zero_grad()`` (the Torch7 contract).
+
+    ``zero_grad()`` costs nothing: it only marks the gradient as zero, and the next
+    ``accumulate*`` call writes into the gradient buffer instead of adding to it
+    (no zero fill, no extra add). Reading ``.grad`` in between materialises real
+    zeros, so code that does ``p.grad += ...`` always sees the true value.
     """
 
-    __slots__ = ("data", "grad")
+    __slots__ = ("data", "_grad", "_buffer")
 
     def __init__(self, data: Any, dtype: Any = None) -> None:
         # Like torch.nn.Parameter, a float array is wrapped, not copied.
@@ -36,7 +42,50 @@ class Parameter:
         if arr.dtype.kind != "f":
             arr = arr.astype(get_default_dtype())
         self.data: np.ndarray = arr
-        self.grad: np.ndarray = np.zeros_like(arr)
+        self._buffer: np.ndarray = np.zeros_like(arr)  # the gradient's memory, reused across steps
+        self._grad: np.ndarray | None = None  # None means "zero" (not yet written since zero_grad)
+
+    @property
+    def grad(self) -> np.ndarray:
+        g = self._grad
+        if g is None:
+            g = self._buffer
+            g.fill(0)
+            self._grad = g
+        return g
+
+    @grad.setter
+    def grad(self, value: np.ndarray) -> None:
+        value = np.asarray(value)
+        if value.shape != self.data.shape:
+            raise ValueError(f"Parameter.grad: expected shape {self.data.shape}, got {value.shape}")
+        self._buffer = self._grad = value
+
+    def zero_grad(self) -> None:
+        self._grad = None
+
+    def accumulate(self, value: np.ndarray) -> None:
+        """``grad += value``."""
+        if self._grad is None:
+            np.copyto(self._buffer, value)
+            self._grad = self._buffer
+        else:
+            self._grad += value
+
+    def accumulate_matmul(self, a: np.ndarray, b: np.ndarray) -> None:
+        """``grad += a @ b``, computed straight into the gradient buffer after ``zero_grad``."""
+        if self._grad is None:
+            self._grad = np.matmul(a, b, out=self._buffer)
+        else:
+            self._grad += a @ b
+
+    def accumulate_sum(self, g: np.ndarray) -> None:
+        """``grad += g.sum(axis=0)`` (the bias gradient: a sum over the batch)."""
+        # np.add.reduce is np.sum without its Python-level wrapper (a few microseconds per call).
+        if self._grad is None:
+            self._grad = np.add.reduce(g, axis=0, out=self._buffer)
+        else:
+            self._grad += np.add.reduce(g, axis=0)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -49,9 +98,6 @@ class Parameter:
     @property
     def size(self) -> int:
         return self.data.size
-
-    def zero_grad(self) -> None:
-        self.grad.fill(0)
 
     def __repr__(self) -> str:
         return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
@@ -80,45 +126,33 @@ class Module:
     ``Module`` attributes, which register themselves (as in PyTorch).
     """
 
-    training: bool
+    training: bool = True
+    # True for modules whose backward accepts ``input_grad=False`` (skip dL/dinput, return None).
+    can_skip_input_grad: bool = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         MODULE_TYPES[type_name(cls)] = cls
 
     def __init__(self) -> None:
-        object.__setattr__(self, "_parameters", OrderedDict())
-        object.__setattr__(self, "_modules", OrderedDict())
-        object.__setattr__(self, "training", True)
+        """Nothing to set up: parameters and children are found in the instance's attributes."""
 
-    # -- registration ---------------------------------------------------------------
-    def __setattr__(self, name: str, value: Any) -> None:
-        try:
-            params, modules = self.__dict__["_parameters"], self.__dict__["_modules"]
-        except KeyError:
-            raise StateError(f"{type(self).__name__}: call super().__init__() before assigning attributes") from None
-        if isinstance(value, Parameter):
-            modules.pop(name, None)
-            params[name] = value
-        elif isinstance(value, Module):
-            params.pop(name, None)
-            modules[name] = value
-        elif name in params or name in modules:
-            params.pop(name, None)
-            modules.pop(name, None)
-        object.__setattr__(self, name, value)
+    # -- registration: any attribute holding a Parameter or a Module counts, in assignment order.
+    # Scanning __dict__ (rather than overriding __setattr__ as PyTorch does) keeps attribute
+    # writes, which forward does on every call to keep its cache, at plain-Python speed.
+    @property
+    def _parameters(self) -> dict[str, Parameter]:
+        return {k: v for k, v in self.__dict__.items() if isinstance(v, Parameter)}
 
-    def __delattr__(self, name: str) -> None:
-        self._parameters.pop(name, None)
-        self._modules.pop(name, None)
-        object.__delattr__(self, name)
+    @property
+    def _modules(self) -> dict[str, Module]:
+        return {k: v for k, v in self.__dict__.items() if isinstance(v, Module)}
 
     def add_module(self, name: str, module: Module) -> None:
-        """Register ``module`` as a child under ``name`` (used by containers)."""
+        """Register ``module`` as a child under ``name`` (containers use names like ``"0"``)."""
         if not isinstance(module, Module):
             raise TypeError(f"{type(self).__name__}.add_module: expected a Module, got {type(module).__name__}")
-        self._modules[name] = module
-        object.__setattr__(self, name, module)
+        setattr(self, name, module)
 
     # -- the contract -------------------------------------------------------------
     def forward(self, *inputs: Any) -> Any:
@@ -126,7 +160,11 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not implement forward")
 
     def backward(self, *grad_outputs: Any) -> Any:
-        """Add parameter gradients into ``.grad``; return the gradient w.r.t. the input."""
+        """Add parameter gradients into ``.grad``; return the gradient w.r.t. the input.
+
+        Modules that set ``can_skip_input_grad = True`` also accept ``input_grad=False``
+        and then return None without computing the input gradient.
+        """
         raise NotImplementedError(f"{type(self).__name__} does not implement backward")
 
     def __call__(self, *inputs: Any) -> Any:
@@ -140,6 +178,10 @@ class Module:
         The default suits shape-preserving modules (activations); others override it.
         """
         return tuple(input_shape)
+
+    def _trainable(self) -> bool:
+        """Whether backward can change a parameter here (conservative: any container counts)."""
+        return any(isinstance(v, (Parameter, Module)) for v in self.__dict__.values())
 
     def _not_run(self, what: str = "forward") -> StateError:
         return StateError(f"{self!r}: backward called before {what}; call forward first")
@@ -188,14 +230,14 @@ class Module:
     def zero_grad(self) -> None:
         """Set every parameter's ``.grad`` to zero (gradients accumulate otherwise)."""
         for p in self.parameters():
-            p.grad.fill(0)
+            p.zero_grad()
         for m in self.modules():
             if "_grad_flow" in m.__dict__:
                 m.__dict__["_grad_flow"] = None  # the recorded backward is stale now
 
     def train(self, mode: bool = True) -> Module:
         for m in self.modules():
-            object.__setattr__(m, "training", bool(mode))
+            m.training = bool(mode)
         return self
 
     def eval(self) -> Module:

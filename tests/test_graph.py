@@ -164,3 +164,21 @@ def test_runtime_errors_name_the_node():
     fresh = residual_mlp()
     with pytest.raises(mg.StateError, match="Graph node 'linear_3'"):
         fresh.backward(np.ones((4, 3)))
+
+
+def test_input_grad_false_runs_only_what_leads_to_parameters():
+    def build():
+        x, meta = mg.Input(6), mg.Input(2)
+        side = mg.Tanh()(meta)  # no parameter anywhere behind it: its backward is skipped
+        h = mg.Linear(6, 4, rng=0)(x)
+        return mg.Graph([x, meta], mg.Linear(6, 3, rng=1)(mg.Concat()(h, side)))
+
+    a, b = build(), build()
+    meta = RNG.standard_normal((4, 2))
+    ones = np.ones((4, 3))
+    a(X, meta)
+    gx, gm = a.backward(ones)
+    b(X, meta)
+    assert b.backward(ones, input_grad=False) is None
+    for (_, p), (_, q) in zip(a.named_parameters(), b.named_parameters()):
+        np.testing.assert_array_equal(p.grad, q.grad)

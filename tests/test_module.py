@@ -56,13 +56,19 @@ def test_shared_parameters_and_modules_appear_once():
     assert len(list(net.modules())) == 3  # Sequential, Linear, Tanh
 
 
-def test_missing_super_init_is_a_clear_error():
-    class Broken(mg.Module):
-        def __init__(self):
-            self.w = mg.Parameter(np.zeros(2))
+def test_registration_needs_no_super_init_and_follows_assignment_order():
+    class Plain(mg.Module):
+        def __init__(self):  # no super().__init__(): attributes are found by scanning
+            self.b = mg.Parameter(np.zeros(2))
+            self.inner = mg.Linear(2, 2)
+            self.a = mg.Parameter(np.ones(3))
+            self.cache = np.ones(4)  # plain arrays are not parameters
 
-    with pytest.raises(mg.StateError, match="super\\(\\).__init__"):
-        Broken()
+    m = Plain()
+    assert [n for n, _ in m.named_parameters()] == ["b", "a", "inner.weight", "inner.bias"]
+    assert m.training
+    del m.inner
+    assert [n for n, _ in m.named_parameters()] == ["b", "a"]
 
 
 def test_zero_grad_and_accumulation():

@@ -67,3 +67,47 @@ def test_seed_network_learns_xor_to_100_percent():
         net.backward(loss.backward())
         opt.step()
     assert (loss.probs.argmax(axis=1) == y).all()
+
+
+def test_input_grad_false_skips_work_but_gives_the_same_parameter_gradients():
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((6, 5)), rng.integers(0, 3, 6)
+
+    def make():
+        return mg.Sequential(
+            mg.Flatten(),
+            mg.Dropout(0.0),
+            mg.Linear(5, 4, rng=0, dtype="float64"),
+            mg.Tanh(),
+            mg.Linear(4, 3, rng=1, dtype="float64"),
+        )
+
+    full, lean = make(), make()
+    loss = mg.SoftmaxCrossEntropy()
+    loss(full(x), y)
+    assert full.backward(loss.backward()).shape == x.shape
+    loss(lean(x), y)
+    assert lean.backward(loss.backward(), input_grad=False) is None
+    for (_, a), (_, b) in zip(full.named_parameters(), lean.named_parameters()):
+        np.testing.assert_array_equal(a.grad, b.grad)
+    assert lean._grad_flow[2] is None and lean._grad_flow[3] is not None  # Linear 0's input grad not computed
+
+
+def test_zero_grad_is_lazy_but_reads_as_zeros_and_accumulates():
+    lin = mg.Linear(3, 2, rng=0, dtype="float64")
+    x, g = np.ones((4, 3)), np.ones((4, 2))
+    lin(x)
+    lin.backward(g)
+    first = lin.weight.grad.copy()
+    lin.zero_grad()
+    assert not lin.weight.grad.any()  # materialised zeros
+    lin.weight.grad += 1.0  # a user's own gradient term, added before backward
+    lin(x)
+    lin.backward(g)
+    np.testing.assert_allclose(lin.weight.grad, first + 1.0)
+    lin.zero_grad()
+    lin(x)
+    lin.backward(g)  # written straight into the buffer
+    np.testing.assert_allclose(lin.weight.grad, first)
+    with pytest.raises(ValueError, match="expected shape"):
+        lin.weight.grad = np.zeros(3)

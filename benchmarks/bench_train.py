@@ -1,0 +1,366 @@
+"""Training throughput of minigrad against PyTorch (CPU) and a plain-NumPy floor, in one process.
+
+    python benchmarks/bench_train.py            # full: 2 archs x 4 batch sizes x 2 dtypes, 5 rounds
+    python benchmarks/bench_train.py --quick    # under a minute: fewer samples, 3 rounds
+    make bench                                  # the quick mode, after the set-up
+
+Workload: Nielsen-style MLPs (sigmoid hidden layers, softmax cross-entropy, plain SGD) on
+synthetic MNIST-shaped data (fixed seed). Each peer trains for the same number of samples
+per measurement; peers run interleaved (A B C A B C ...) for several rounds; we report the
+median and min..max samples/s and the ratios minigrad / PyTorch and minigrad / NumPy floor.
+
+Before each measured segment the process sleeps briefly: OpenBLAS's and PyTorch's thread
+pools contend right after one another's multi-threaded calls (measured here: a PyTorch op
+issued within ~0.1 s of a threaded NumPy call ran up to hundreds of times slower).
+
+Writes a JSON of every measurement and a Markdown table (``--out``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+import minigrad as mg
+
+PAUSE = 0.15  # seconds of quiet before each measured segment (thread-pool contention, see above)
+LR = 0.05
+
+try:
+    import torch
+except ImportError:  # the comparison is then minigrad vs the NumPy floor only
+    torch = None
+
+
+# -- the three peers: each returns a function that trains on (x, y) batches ----------------------------
+def init_params(arch: list[int], dtype, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    return [
+        ((rng.standard_normal((o, i)) / np.sqrt(i)).astype(dtype), (rng.standard_normal(o) * 0.1).astype(dtype))
+        for i, o in zip(arch[:-1], arch[1:])
+    ]
+
+
+def minigrad_peer(arch, dtype, params):
+    layers: list[mg.Module] = []
+    for k, (w, b) in enumerate(params):
+        lin = mg.Linear(w.shape[1], w.shape[0], dtype=dtype)
+        lin.weight.data[...] = w
+        lin.bias.data[...] = b
+        layers.append(lin)
+        if k < len(params) - 1:
+            layers.append(mg.Sigmoid())
+    model = mg.Sequential(*layers)
+    loss = mg.SoftmaxCrossEntropy()
+    opt = mg.SGD(model.parameters(), lr=LR)
+
+    def train(batches):
+        for xb, yb in batches:
+            opt.zero_grad()
+            loss(model(xb), yb)
+            model.backward(loss.backward(), input_grad=False)  # as mg.fit does: no one needs dL/dx
+            opt.step()
+
+    def weights():
+        return [p.data for p in model.parameters()]
+
+    return train, weights
+
+
+def torch_peer(arch, dtype, params):
+    tdtype = torch.float64 if dtype == np.float64 else torch.float32
+    layers = []
+    for k, (w, b) in enumerate(params):
+        lin = torch.nn.Linear(w.shape[1], w.shape[0]).to(tdtype)
+        with torch.no_grad():
+            lin.weight.copy_(torch.from_numpy(w))
+            lin.bias.copy_(torch.from_numpy(b))
+        layers.append(lin)
+        if k < len(params) - 1:
+            layers.append(torch.nn.Sigmoid())
+    model = torch.nn.Sequential(*layers)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    opt = torch.optim.SGD(model.parameters(), lr=LR)
+
+    def train(batches):
+        for xb, yb in batches:
+            opt.zero_grad()
+            loss_fn(model(xb), yb).backward()
+            opt.step()
+
+    def weights():
+        return [p.detach().numpy() for p in model.parameters()]
+
+    return train, weights
+
+
+def numpy_floor_peer(arch, dtype, params):
+    """The fastest straight-line NumPy we could write for the same step: buffers preallocated and
+    reused, everything in place, no input gradient for the first layer (nothing needs it)."""
+    ws = [w.copy() for w, _ in params]
+    bs = [b.copy() for _, b in params]
+    buffers: dict[int, tuple] = {}
+    lr = dtype(LR)
+
+    def bufs(n):
+        if n not in buffers:
+            acts = [np.empty((n, w.shape[0]), dtype) for w in ws]
+            deltas = [np.empty((n, w.shape[0]), dtype) for w in ws]
+            gws = [np.empty_like(w) for w in ws]
+            buffers[n] = (acts, deltas, gws, np.arange(n))
+        return buffers[n]
+
+    def train(batches):
+        for xb, yb in batches:
+            n = len(xb)
+            acts, deltas, gws, rows = bufs(n)
+            a = xb
+            for k, (w, b) in enumerate(zip(ws, bs)):
+                z = acts[k]
+                np.matmul(a, w.T, out=z)
+                z += b
+                if k < len(ws) - 1:  # sigmoid in place: (1 + tanh(z / 2)) / 2
+                    z *= 0.5
+                    np.tanh(z, out=z)
+                    z += 1.0
+                    z *= 0.5
+                a = z
+            p = acts[-1]  # softmax in place, then delta = (p - y) / n
+            p -= p.max(axis=1, keepdims=True)
+            np.exp(p, out=p)
+            p /= p.sum(axis=1, keepdims=True)
+            p[rows, yb] -= 1.0
+            p *= dtype(1.0 / n)
+            delta = p
+            for k in range(len(ws) - 1, -1, -1):
+                a_prev = acts[k - 1] if k else xb
+                np.matmul(delta.T, a_prev, out=gws[k])
+                gb = delta.sum(axis=0)
+                if k:
+                    d_prev = deltas[k - 1]
+                    np.matmul(delta, ws[k], out=d_prev)
+                    d_prev *= a_prev  # sigma'(z) = a (1 - a)
+                    a_prev -= 1.0
+                    d_prev *= a_prev
+                    np.negative(d_prev, out=d_prev)
+                    delta = d_prev
+                gws[k] *= lr
+                ws[k] -= gws[k]
+                gb *= lr
+                bs[k] -= gb
+
+    def weights():
+        return [arr for pair in zip(ws, bs) for arr in pair]
+
+    return train, weights
+
+
+PEERS: dict[str, Callable] = {"minigrad": minigrad_peer, "numpy_floor": numpy_floor_peer}
+if torch is not None:
+    PEERS["pytorch"] = torch_peer
+
+
+# -- measurement --------------------------------------------------------------------------------------
+def make_batches(x, y, batch, as_torch: bool):
+    out = []
+    for i in range(0, len(x) - batch + 1, batch):
+        xb, yb = x[i : i + batch], y[i : i + batch]
+        out.append((torch.from_numpy(xb), torch.from_numpy(yb)) if as_torch else (xb, yb))
+    return out
+
+
+def check_same_computation(arch: list[int]) -> float:
+    """A few float64 steps from the same init: the max |difference| of the parameters across peers."""
+    rng = np.random.default_rng(1)
+    x, y = rng.random((40, arch[0])), rng.integers(0, arch[-1], 40)
+    params = init_params(arch, np.float64, seed=3)
+    results = {}
+    for name, make in PEERS.items():
+        train, weights = make(arch, np.float64, params)
+        train(make_batches(x, y, 10, name == "pytorch"))
+        results[name] = weights()
+    ref = results["numpy_floor"]
+    return max(float(np.max(np.abs(a - b))) for res in results.values() for a, b in zip(res, ref))
+
+
+def run(args) -> dict:
+    archs = [[784, 30, 10], [784, 256, 256, 10]]
+    batch_sizes = [10, 32, 128, 1024]
+    dtypes = [np.float32, np.float64]
+    rng = np.random.default_rng(0)
+    n_data = 20_480
+    x64 = rng.random((n_data, 784))
+    y = rng.integers(0, 10, n_data)
+    results = []
+    checks = {str(a): check_same_computation(a) for a in archs}
+    for arch in archs:
+        for dtype in dtypes:
+            x = x64.astype(dtype)
+            params = init_params(arch, dtype)
+            for batch in batch_sizes:
+                samples = args.samples if batch < 128 else args.samples * 2
+                samples = min(samples, n_data) // batch * batch
+                runs = {name: make(arch, dtype, params)[0] for name, make in PEERS.items()}
+                data = {name: make_batches(x[:samples], y[:samples], batch, name == "pytorch") for name in PEERS}
+                for name in PEERS:  # warm-up (allocations, first-call costs)
+                    runs[name](data[name][:20])
+                timings: dict[str, list[float]] = {name: [] for name in PEERS}
+                for _ in range(args.rounds):
+                    for name in PEERS:
+                        time.sleep(PAUSE)
+                        start = time.perf_counter()
+                        runs[name](data[name])
+                        timings[name].append(samples / (time.perf_counter() - start))
+                row = {"arch": arch, "dtype": np.dtype(dtype).name, "batch": batch, "samples": samples}
+                for name, values in timings.items():
+                    row[name] = {"median": statistics.median(values), "min": min(values), "max": max(values)}
+                results.append(row)
+                print(summary_line(row), flush=True)
+    return {"results": results, "same_computation_max_abs_diff": checks}
+
+
+def summary_line(row: dict) -> str:
+    parts = [f"{str(row['arch']):<20} {row['dtype']:<8} batch {row['batch']:>5}:"]
+    for name in PEERS:
+        parts.append(f"{name} {row[name]['median'] / 1e3:8.1f}k/s")
+    mg_s = row["minigrad"]["median"]
+    parts.append(f"vs floor {mg_s / row['numpy_floor']['median']:.2f}")
+    if "pytorch" in row:
+        parts.append(f"vs torch {mg_s / row['pytorch']['median']:.2f}")
+    return "  ".join(parts)
+
+
+def import_time() -> dict:
+    """Seconds to import numpy alone and minigrad (which imports numpy), each in a fresh interpreter."""
+    out = {}
+    for name, code in (("numpy", "import numpy"), ("minigrad", "import minigrad")):
+        best = min(
+            float(
+                subprocess.run(
+                    [sys.executable, "-c", f"import time; t=time.perf_counter(); {code}; print(time.perf_counter()-t)"],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
+            )
+            for _ in range(5)
+        )
+        out[name] = best
+    return out
+
+
+def training_memory(epochs: int) -> dict:
+    """Peak resident memory of `minigrad train` (real MNIST) in a child process, and the data's size."""
+    code = (
+        "import resource, sys, minigrad.cli as c; "
+        f"rc = c.main(['train', '--epochs', '{epochs}', '--out', sys.argv[1], '--no-progress']); "
+        "print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-c", code, tmp], capture_output=True, text=True)
+        wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr else "failed"}
+    peak_kb = int(proc.stdout.split("PEAK")[-1])
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("Epoch")]
+    epoch_seconds = [float(ln.rsplit(",", 1)[-1].strip().rstrip(" s")) for ln in lines]
+    data_mb = 70_000 * 784 * 4 / 2**20
+    return {
+        "epochs": epochs,
+        "peak_rss_mb": peak_kb / 1024,
+        "float32_dataset_mb": data_mb,
+        "epoch_seconds": epoch_seconds,
+        "wall_seconds": wall,
+    }
+
+
+def environment() -> dict:
+    info = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": torch.__version__ if torch is not None else None,
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
+        "pause_before_segment_s": PAUSE,
+    }
+    try:
+        with open("/proc/cpuinfo") as f:
+            info["cpu"] = next(ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    try:
+        from threadpoolctl import threadpool_info
+
+        info["blas"] = [(d.get("internal_api"), d.get("version"), d.get("architecture")) for d in threadpool_info()]
+    except ImportError:
+        cfg = np.show_config(mode="dicts")
+        info["blas"] = cfg.get("Build Dependencies", {}).get("blas", {}).get("name")
+    return info
+
+
+def markdown(report: dict) -> str:
+    names = list(PEERS)
+    head = "| arch | dtype | batch | " + " | ".join(f"{n} (samples/s, median [min..max])" for n in names)
+    head += " | minigrad / floor | minigrad / PyTorch |" if "pytorch" in names else " | minigrad / floor |"
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for row in report["results"]:
+        cells = [str(row["arch"]), row["dtype"], str(row["batch"])]
+        for n in names:
+            r = row[n]
+            cells.append(f"{r['median'] / 1e3:,.0f}k [{r['min'] / 1e3:,.0f}..{r['max'] / 1e3:,.0f}]")
+        cells.append(f"{row['minigrad']['median'] / row['numpy_floor']['median']:.2f}")
+        if "pytorch" in names:
+            cells.append(f"{row['minigrad']['median'] / row['pytorch']['median']:.2f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer samples and rounds: under a minute")
+    parser.add_argument("--rounds", type=int)
+    parser.add_argument("--samples", type=int, help="samples per measured segment (x2 at batch >= 128)")
+    parser.add_argument(
+        "--memory-epochs",
+        type=int,
+        default=0,
+        help="also run `minigrad train` for this many epochs to measure peak memory (0: skip)",
+    )
+    parser.add_argument("--out", default="runs/bench", help="folder for bench.json and bench.md")
+    args = parser.parse_args()
+    args.rounds = args.rounds or (3 if args.quick else 5)
+    args.samples = args.samples or (2_000 if args.quick else 10_000)
+    report = {"environment": environment(), "args": vars(args), "import_seconds": import_time()}
+    print(json.dumps(report["environment"]), flush=True)
+    report.update(run(args))
+    if args.memory_epochs:
+        report["training_memory"] = training_memory(args.memory_epochs)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench.json").write_text(json.dumps(report, indent=1))
+    md = markdown(report)
+    (out / "bench.md").write_text(md)
+    print(md)
+    print("same computation (max |param difference| after 4 float64 steps):", report["same_computation_max_abs_diff"])
+    print("import seconds:", report["import_seconds"])
+    if "training_memory" in report:
+        print("training memory:", report["training_memory"])
+    print(f"wrote {out / 'bench.json'} and {out / 'bench.md'}")
+
+
+if __name__ == "__main__":
+    main()
