@@ -17,6 +17,9 @@ class _Elementwise(Module):
 
     _cache: np.ndarray | None = None
 
+    def _trainable(self) -> bool:
+        return False  # no parameters: backward only passes the gradient on
+
     def _check(self, grad_output: np.ndarray) -> np.ndarray:
         cache = self._cache
         if cache is None:

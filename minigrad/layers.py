@@ -46,6 +46,9 @@ class Linear(Module):
 
     can_skip_input_grad = True
 
+    def _trainable(self) -> bool:
+        return True
+
     def __init__(
         self,
         in_features: int,

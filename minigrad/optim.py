@@ -142,6 +142,12 @@ class SGD(Optimizer):
     def step(self) -> None:
         for g in self.param_groups:
             lr, mom, damp, wd = g["lr"], g["momentum"], g["dampening"], g["weight_decay"]
+            if not mom and not wd:  # plain SGD: p -= lr * grad, skipping gradients still zero since zero_grad
+                for p in g["params"]:
+                    grad = p._grad
+                    if grad is not None:
+                        p.data -= lr * grad
+                continue
             for p in g["params"]:
                 d = p.grad
                 if wd:
