@@ -9,9 +9,11 @@ synthetic MNIST-shaped data (fixed seed). Each peer trains for the same number o
 per measurement; peers run interleaved (A B C A B C ...) for several rounds; we report the
 median and min..max samples/s and the ratios minigrad / PyTorch and minigrad / NumPy floor.
 
-Before each measured segment the process sleeps briefly: OpenBLAS's and PyTorch's thread
-pools contend right after one another's multi-threaded calls (measured here: a PyTorch op
-issued within ~0.1 s of a threaded NumPy call ran up to hundreds of times slower).
+Each peer runs in its own worker process (default), so OpenBLAS's and PyTorch's thread pools
+never share a process: measured here, PyTorch at batch 10 ran 33 % slower beside NumPy in one
+process. The parent still interleaves the segments (A B C A B C ...) and every worker sleeps
+briefly before a segment, so the other workers' spinning BLAS threads have gone quiet.
+``--same-process`` runs all peers in this process instead (with the same pause).
 
 Writes a JSON of every measurement and a Markdown table (``--out``).
 """
@@ -19,7 +21,10 @@ Writes a JSON of every measurement and a Markdown table (``--out``).
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
+import importlib.util
 import json
+import multiprocessing
 import os
 import platform
 import statistics
@@ -36,10 +41,9 @@ import minigrad as mg
 PAUSE = 0.15  # seconds of quiet before each measured segment (thread-pool contention, see above)
 LR = 0.05
 
-try:
-    import torch
-except ImportError:  # the comparison is then minigrad vs the NumPy floor only
-    torch = None
+
+def torch_available() -> bool:
+    return importlib.util.find_spec("torch") is not None
 
 
 # -- the three peers: each returns a function that trains on (x, y) batches ----------------------------
@@ -78,6 +82,8 @@ def minigrad_peer(arch, dtype, params):
 
 
 def torch_peer(arch, dtype, params):
+    import torch  # only in the worker that runs PyTorch
+
     tdtype = torch.float64 if dtype == np.float64 else torch.float32
     layers = []
     for k, (w, b) in enumerate(params):
@@ -166,17 +172,94 @@ def numpy_floor_peer(arch, dtype, params):
 
 
 PEERS: dict[str, Callable] = {"minigrad": minigrad_peer, "numpy_floor": numpy_floor_peer}
-if torch is not None:
+if torch_available():
     PEERS["pytorch"] = torch_peer
 
 
 # -- measurement --------------------------------------------------------------------------------------
 def make_batches(x, y, batch, as_torch: bool):
+    if as_torch:
+        import torch
     out = []
     for i in range(0, len(x) - batch + 1, batch):
         xb, yb = x[i : i + batch], y[i : i + batch]
         out.append((torch.from_numpy(xb), torch.from_numpy(yb)) if as_torch else (xb, yb))
     return out
+
+
+def synthetic_data(n: int = 20_480) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST-shaped random data, identical in every process (fixed seed)."""
+    rng = np.random.default_rng(0)
+    return rng.random((n, 784)), rng.integers(0, 10, n)
+
+
+class Segment:
+    """One peer on one configuration: build it once, then time whole passes over the same batches."""
+
+    def __init__(self, name: str, arch: list[int], dtype: str, batch: int, samples: int) -> None:
+        x64, y = synthetic_data()
+        dt = np.dtype(dtype).type
+        x = x64[:samples].astype(dt)
+        self.samples = samples
+        self.train = PEERS[name](arch, dt, init_params(arch, dt))[0]
+        self.data = make_batches(x, y[:samples], batch, name == "pytorch")
+        self.train(self.data[:20])  # warm-up: allocations, first-call costs
+
+    def run(self) -> float:
+        time.sleep(PAUSE)
+        start = time.perf_counter()
+        self.train(self.data)
+        return self.samples / (time.perf_counter() - start)
+
+
+def worker(conn, name: str) -> None:
+    """A peer's own process: ``("setup", arch, dtype, batch, samples)``, ``("run",)``, ``("stop",)``."""
+    segment = None
+    while True:
+        msg = conn.recv()
+        if msg[0] == "setup":
+            segment = Segment(name, *msg[1:])
+            conn.send("ok")
+        elif msg[0] == "run":
+            conn.send(segment.run())
+        else:
+            return
+
+
+class InProcess:
+    """The same interface as a worker, in this process (``--same-process``)."""
+
+    def __init__(self, name: str) -> None:
+        self.name, self.segment = name, None
+
+    def setup(self, *args) -> None:
+        self.segment = Segment(self.name, *args)
+
+    def run(self) -> float:
+        return self.segment.run()
+
+    def stop(self) -> None:
+        pass
+
+
+class Worker:
+    def __init__(self, name: str) -> None:
+        ctx = multiprocessing.get_context("spawn")  # a clean interpreter: no inherited thread pools
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=worker, args=(child, name), daemon=True)
+        self.proc.start()
+
+    def setup(self, *args) -> None:
+        self.conn.send(("setup", *args))
+        assert self.conn.recv() == "ok"
+
+    def run(self) -> float:
+        self.conn.send(("run",))
+        return self.conn.recv()
+
+    def stop(self) -> None:
+        self.conn.send(("stop",))
+        self.proc.join(timeout=10)
 
 
 def check_same_computation(arch: list[int]) -> float:
@@ -196,36 +279,30 @@ def check_same_computation(arch: list[int]) -> float:
 def run(args) -> dict:
     archs = [[784, 30, 10], [784, 256, 256, 10]]
     batch_sizes = [10, 32, 128, 1024]
-    dtypes = [np.float32, np.float64]
-    rng = np.random.default_rng(0)
-    n_data = 20_480
-    x64 = rng.random((n_data, 784))
-    y = rng.integers(0, 10, n_data)
-    results = []
+    dtypes = ["float32", "float64"]
     checks = {str(a): check_same_computation(a) for a in archs}
-    for arch in archs:
-        for dtype in dtypes:
-            x = x64.astype(dtype)
-            params = init_params(arch, dtype)
-            for batch in batch_sizes:
-                samples = args.samples if batch < 128 else args.samples * 2
-                samples = min(samples, n_data) // batch * batch
-                runs = {name: make(arch, dtype, params)[0] for name, make in PEERS.items()}
-                data = {name: make_batches(x[:samples], y[:samples], batch, name == "pytorch") for name in PEERS}
-                for name in PEERS:  # warm-up (allocations, first-call costs)
-                    runs[name](data[name][:20])
-                timings: dict[str, list[float]] = {name: [] for name in PEERS}
-                for _ in range(args.rounds):
-                    for name in PEERS:
-                        time.sleep(PAUSE)
-                        start = time.perf_counter()
-                        runs[name](data[name])
-                        timings[name].append(samples / (time.perf_counter() - start))
-                row = {"arch": arch, "dtype": np.dtype(dtype).name, "batch": batch, "samples": samples}
-                for name, values in timings.items():
-                    row[name] = {"median": statistics.median(values), "min": min(values), "max": max(values)}
-                results.append(row)
-                print(summary_line(row), flush=True)
+    peers = {name: (InProcess(name) if args.same_process else Worker(name)) for name in PEERS}
+    results = []
+    try:
+        for arch in archs:
+            for dtype in dtypes:
+                for batch in batch_sizes:
+                    samples = args.samples if batch < 128 else args.samples * 2
+                    samples = min(samples, 20_480) // batch * batch
+                    for p in peers.values():
+                        p.setup(arch, dtype, batch, samples)
+                    timings: dict[str, list[float]] = {name: [] for name in peers}
+                    for _ in range(args.rounds):
+                        for name, p in peers.items():
+                            timings[name].append(p.run())
+                    row = {"arch": arch, "dtype": dtype, "batch": batch, "samples": samples}
+                    for name, values in timings.items():
+                        row[name] = {"median": statistics.median(values), "min": min(values), "max": max(values)}
+                    results.append(row)
+                    print(summary_line(row), flush=True)
+    finally:
+        for p in peers.values():
+            p.stop()
     return {"results": results, "same_computation_max_abs_diff": checks}
 
 
@@ -261,10 +338,12 @@ def import_time() -> dict:
 
 def training_memory(epochs: int) -> dict:
     """Peak resident memory of `minigrad train` (real MNIST) in a child process, and the data's size."""
+    # VmHWM is the peak resident size of this address space; ru_maxrss would include the
+    # parent's size from before exec.
     code = (
-        "import resource, sys, minigrad.cli as c; "
+        "import sys, minigrad.cli as c; "
         f"rc = c.main(['train', '--epochs', '{epochs}', '--out', sys.argv[1], '--no-progress']); "
-        "print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        "print('PEAK', open('/proc/self/status').read().split('VmHWM:')[1].split()[0])"
     )
     import tempfile
 
@@ -287,15 +366,16 @@ def training_memory(epochs: int) -> dict:
     }
 
 
-def environment() -> dict:
+def environment(same_process: bool) -> dict:
     info = {
         "python": platform.python_version(),
         "numpy": np.__version__,
-        "torch": torch.__version__ if torch is not None else None,
+        "torch": importlib.metadata.version("torch") if torch_available() else None,
         "cpu": platform.processor() or platform.machine(),
         "cores": os.cpu_count(),
         "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
         "pause_before_segment_s": PAUSE,
+        "peers_in": "one process each" if not same_process else "this process",
     }
     try:
         with open("/proc/cpuinfo") as f:
@@ -341,10 +421,11 @@ def main() -> None:
         help="also run `minigrad train` for this many epochs to measure peak memory (0: skip)",
     )
     parser.add_argument("--out", default="runs/bench", help="folder for bench.json and bench.md")
+    parser.add_argument("--same-process", action="store_true", help="run every peer in this process")
     args = parser.parse_args()
     args.rounds = args.rounds or (3 if args.quick else 5)
     args.samples = args.samples or (2_000 if args.quick else 10_000)
-    report = {"environment": environment(), "args": vars(args), "import_seconds": import_time()}
+    report = {"environment": environment(args.same_process), "args": vars(args), "import_seconds": import_time()}
     print(json.dumps(report["environment"]), flush=True)
     report.update(run(args))
     if args.memory_epochs:
