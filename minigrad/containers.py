@@ -42,6 +42,7 @@ class Sequential(Module):
         return self
 
     def forward(self, x: Any) -> Any:
+        """Apply the children in order."""
         self._grad_flow = None  # no backward for this forward yet
         i = 0
         try:

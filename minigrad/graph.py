@@ -85,6 +85,7 @@ class Add(Module):
         self._n: int | None = None
 
     def forward(self, *xs: Any) -> np.ndarray:
+        """Elementwise sum of two or more arrays of one shape."""
         arrays = [as_batch(self, x) for x in xs]
         self.output_shape(*(a.shape for a in arrays))
         self._n = len(arrays)
@@ -94,6 +95,7 @@ class Add(Module):
         return out
 
     def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray, ...]:
+        """One copy of ``grad_output`` per input (the same array: do not modify it in place)."""
         if self._n is None:
             raise self._not_run()
         return (grad_output,) * self._n
@@ -118,6 +120,7 @@ class Concat(Module):
         self._sizes: list[int] | None = None
 
     def forward(self, *xs: Any) -> np.ndarray:
+        """Concatenate along ``axis``; keeps the sizes to split the gradient."""
         arrays = [as_batch(self, x) for x in xs]
         self.output_shape(*(a.shape[1:] for a in arrays))
         if len({a.shape[0] for a in arrays}) != 1:
@@ -126,6 +129,7 @@ class Concat(Module):
         return np.concatenate(arrays, axis=self.axis)
 
     def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Split ``grad_output`` into one gradient per input."""
         if self._sizes is None:
             raise self._not_run()
         return tuple(np.split(grad_output, np.cumsum(self._sizes)[:-1], axis=self.axis))
@@ -259,6 +263,7 @@ class Graph(Module):
 
     # -- the contract -------------------------------------------------------------------------
     def forward(self, *xs: Any) -> Any:
+        """Run every node in topological order; one array per input in, one (or a tuple) out."""
         if len(xs) != len(self.inputs):
             raise ShapeError(f"Graph: expected {len(self.inputs)} input array(s), got {len(xs)}")
         self._grad_flow = None

@@ -71,6 +71,7 @@ class Linear(Module):
         self._x: np.ndarray | None = None
 
     def forward(self, x: Any) -> np.ndarray:
+        """``x`` (N, in_features) -> ``x @ W.T + b`` (N, out_features); keeps ``x`` for backward."""
         w = self.weight.data
         if type(x) is not np.ndarray or x.dtype != w.dtype:
             x = as_batch(self, x, w.dtype)
@@ -125,9 +126,11 @@ class Identity(Module):
     """Returns its input unchanged; backward returns the gradient unchanged."""
 
     def forward(self, x: Any) -> np.ndarray:
+        """Returns ``x`` itself."""
         return as_batch(self, x)
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        """Returns ``grad_output`` itself."""
         return grad_output
 
 
@@ -151,6 +154,7 @@ class Flatten(Module):
         return shape[:s] + (int(np.prod(shape[s : e + 1])),) + shape[e + 1 :]
 
     def forward(self, x: Any) -> np.ndarray:
+        """(N, d1, d2, ...) -> (N, d1 * d2 * ...); keeps the input shape."""
         x = as_batch(self, x)
         if x.ndim < 1:
             raise ShapeError(f"{self!r}: expected a batch (N, ...), got a scalar")
@@ -158,6 +162,7 @@ class Flatten(Module):
         return x.reshape(self._flat_shape(x.shape))
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        """Reshape ``grad_output`` back to the input shape."""
         if self._in_shape is None:
             raise self._not_run()
         return grad_output.reshape(self._in_shape)
@@ -192,6 +197,7 @@ class Dropout(Module):
         self._ran = False
 
     def forward(self, x: Any) -> np.ndarray:
+        """Training: ``x * mask / (1 - p)`` with a fresh mask; eval: ``x`` unchanged."""
         x = as_batch(self, x)
         self._ran = True
         if not self.training or self.p == 0.0:
@@ -205,6 +211,7 @@ class Dropout(Module):
         return x * self._mask
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        """``grad_output`` times the same mask and scale (unchanged in eval mode)."""
         if not self._ran:
             raise self._not_run()
         if self._mask is None:

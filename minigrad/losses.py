@@ -127,6 +127,7 @@ class SoftmaxCrossEntropy(Loss):
     """
 
     def forward(self, input: Any, target: Any) -> float:
+        """Mean (or sum) cross-entropy of ``softmax(input)`` against ``target``; keeps the probabilities."""
         z = input
         if type(z) is not np.ndarray or z.ndim != 2 or z.dtype.kind != "f":
             z = self._logits(input)
@@ -189,6 +190,7 @@ class SigmoidBCE(Loss):
     """
 
     def forward(self, input: Any, target: Any) -> float:
+        """Binary cross-entropy from the logits, summed over outputs, mean (or sum) over the batch."""
         z = self._logits(input)
         y = self._dense(z, target, "probabilities")
         total = float((np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))).sum())
@@ -208,6 +210,7 @@ class QuadraticCost(Loss):
     """
 
     def forward(self, input: Any, target: Any) -> float:
+        """``0.5 * ||input - target||^2`` per example, mean (or sum) over the batch."""
         a = self._logits(input)
         y = self._dense(a, target, "values", unit_range=False)
         delta = a - y
