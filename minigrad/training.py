@@ -196,7 +196,8 @@ class _Log:
             return None
         from tqdm.auto import tqdm
 
-        return tqdm(total=total, desc=desc, unit="ex", leave=False, dynamic_ncols=True, mininterval=0.2)
+        # disable=None: no bar when stderr is not a terminal (CI logs stay readable).
+        return tqdm(total=total, desc=desc, unit="ex", leave=False, dynamic_ncols=True, mininterval=0.2, disable=None)
 
     def line(self, text: str) -> None:
         if self.enabled:
