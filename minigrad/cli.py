@@ -128,12 +128,8 @@ def render(dot: Any, output: Path) -> Path:
         return output
     try:
         data = dot.pipe(format=fmt)
-    except graphviz.ExecutableNotFound:
-        raise MinigradError(
-            "graphviz's `dot` program is not installed, so no picture can be rendered "
-            "(Debian/Ubuntu: apt-get install graphviz; macOS: brew install graphviz); "
-            "write a .gv file to get the DOT source instead"
-        ) from None
+    except graphviz.ExecutableNotFound as exc:
+        raise MinigradError(f"{exc}; write a .gv file to get the DOT source instead") from None
     output.write_bytes(data)
     return output
 

@@ -27,6 +27,37 @@ SCALE = [(-3, "#4575b4"), (-2, "#91bfdb"), (-1, "#e0f3f8"), (1, "#ffffff"), (2, 
 EXPLODING = "#d73027"
 
 
+INSTALL_HINT = (
+    "graphviz's `dot` program is not installed, so the picture cannot be rendered "
+    "(Debian/Ubuntu: apt-get install graphviz; macOS: brew install graphviz; conda: conda install graphviz). "
+    "The DOT source is still available as .source"
+)
+
+
+def _picture_class():
+    """A graphviz.Digraph whose rendering, without `dot`, fails with how to install it."""
+    import graphviz
+
+    class DotNotFound(graphviz.ExecutableNotFound):
+        def __str__(self) -> str:
+            return INSTALL_HINT
+
+    class Picture(graphviz.Digraph):
+        def pipe(self, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return super().pipe(*args, **kwargs)
+            except graphviz.ExecutableNotFound as exc:
+                raise DotNotFound(exc.args) from None
+
+        def render(self, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return super().render(*args, **kwargs)
+            except graphviz.ExecutableNotFound as exc:
+                raise DotNotFound(exc.args) from None
+
+    return Picture
+
+
 def fmt_shape(shape: Shape | None) -> str:
     if shape is None:
         return "(N, ?)"
@@ -274,8 +305,6 @@ def draw(
     ``gradients=True`` draws the last backward pass; it raises ``StateError`` if
     no backward pass has run since the last forward (or ``zero_grad``).
     """
-    import graphviz
-
     if direction not in ("TB", "LR", "BT", "RL"):
         raise ValueError(f"draw: direction must be TB, LR, BT or RL, got {direction!r}")
     if gradients and not _has_backward(model):
@@ -284,7 +313,7 @@ def draw(
             "run loss(model(x), y) and model.backward(loss.backward()) first"
         )
     tracer = trace_model(model, input_shape, expand_nested)
-    dot = graphviz.Digraph(name=type(model).__name__, format="svg")
+    dot = _picture_class()(name=type(model).__name__, format="svg")
     dot.attr(rankdir=direction, newrank="true", fontname="Helvetica", nodesep="0.3", ranksep="0.35")
     dot.attr("node", shape="plaintext", fontname="Helvetica", fontsize="11")
     dot.attr("edge", fontname="Helvetica", fontsize="9", color="#555555")
@@ -324,7 +353,8 @@ def draw(
             attrs["constraint"] = "false"
         if gradients:
             g = _norm(edge.grad)
-            label = f"|g| {_fmt(g)}" if g is not None else "|g| ?"
+            # None: that gradient was not computed (e.g. the input's, skipped during training).
+            label = f"|g| {_fmt(g)}" if g is not None else "|g| not computed"
             dot.edge(edge.dst, edge.src, label=label, color="#b2182b", fontcolor="#b2182b", **attrs)
         else:
             dot.edge(edge.src, edge.dst, label=label, **attrs)

@@ -119,3 +119,9 @@ def test_missing_dot_gives_text_and_a_clear_message(monkeypatch, tmp_path):
 
     with pytest.raises(mg.MinigradError, match="apt-get install graphviz"):
         render(mg.draw(seed_net()), tmp_path / "x.svg")
+    import graphviz
+
+    dot = mg.draw(seed_net())
+    assert "digraph" in dot.source  # the DOT source needs no binary
+    with pytest.raises(graphviz.ExecutableNotFound, match="apt-get install graphviz"):
+        dot.render(tmp_path / "net", format="png")
