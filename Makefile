@@ -35,7 +35,7 @@ graphviz:
 	  fi
 
 lint: $(STAMP)
-	$(BIN)/ruff check minigrad tests examples benchmarks
+	$(BIN)/ruff check minigrad tests examples benchmarks docs
 
 # The whole suite: ruff, pytest (with coverage of minigrad/), and the docs site built with --strict.
 test: setup lint pytest docs

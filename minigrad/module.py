@@ -122,8 +122,9 @@ def type_name(cls: type) -> str:
 class Module:
     """Base class of every layer, loss and container.
 
-    Subclasses call ``super().__init__()`` first, then assign ``Parameter`` and
-    ``Module`` attributes, which register themselves (as in PyTorch).
+    Subclasses call ``super().__init__()`` (harmless to forget), then assign ``Parameter``
+    and ``Module`` attributes: every attribute holding one counts, in assignment order,
+    so no registration calls are needed (as in PyTorch).
     """
 
     training: bool = True
