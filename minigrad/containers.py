@@ -60,7 +60,7 @@ class Sequential(Module):
         the first trainable child is asked not to compute its own input gradient.
         """
         layers = self._layers
-        first = 0
+        first = 0  # the last child whose backward runs
         if not input_grad:
             while first < len(layers) and not layers[first]._trainable():
                 first += 1
@@ -69,15 +69,17 @@ class Sequential(Module):
         flow[-1] = grad_output
         i = len(layers) - 1
         try:
-            for i in range(len(layers) - 1, first - 1, -1):
-                layer = layers[i]
-                if i == first and not input_grad:
-                    if layer.can_skip_input_grad:
-                        layer.backward(grad_output, input_grad=False)
-                    else:
-                        layer.backward(grad_output)
-                    break
-                grad_output = flow[i] = layer.backward(grad_output)
+            for i in range(len(layers) - 1, first, -1):
+                grad_output = flow[i] = layers[i].backward(grad_output)
+            if first < len(layers):
+                i = first
+                layer = layers[first]
+                if input_grad:
+                    grad_output = flow[first] = layer.backward(grad_output)
+                elif layer.can_skip_input_grad:
+                    layer.backward(grad_output, input_grad=False)
+                else:
+                    layer.backward(grad_output)
         except Exception as exc:
             annotate(exc, f"Sequential[{i}]")
             raise
