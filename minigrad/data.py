@@ -42,7 +42,3 @@ def batches(
         for start in range(0, stop, batch_size):
             end = start + batch_size
             yield x[start:end], (None if y is None else y[start:end])
-
-
-def num_batches(n: int, batch_size: int, drop_last: bool = False) -> int:
-    return n // batch_size if drop_last else -(-n // batch_size)

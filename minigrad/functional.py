@@ -21,20 +21,8 @@ def sigmoid(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     return out
 
 
-def log_softmax(z: np.ndarray) -> np.ndarray:
-    """``log softmax(z)`` along the last axis, by log-sum-exp: ``z - max - log sum exp(z - max)``."""
-    shifted = z - z.max(axis=-1, keepdims=True)
-    shifted -= np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-    return shifted
-
-
 def softmax(z: np.ndarray) -> np.ndarray:
     """``exp(z) / sum exp(z)`` along the last axis; the max is subtracted first so exp cannot overflow."""
     e = np.exp(z - z.max(axis=-1, keepdims=True))
     e /= e.sum(axis=-1, keepdims=True)
     return e
-
-
-def softplus_neg_abs(z: np.ndarray) -> np.ndarray:
-    """``log(1 + exp(-|z|))``: the part of BCE-from-logits that needs ``log1p`` for accuracy."""
-    return np.log1p(np.exp(-np.abs(z)))

@@ -84,7 +84,6 @@ class Leaf:
     module: Module
     out_shape: Shape | None
     depth: int
-    grad_in: Any = None  # gradient w.r.t. this module's input (after backward)
 
 
 @dataclass
@@ -100,10 +99,6 @@ class Cluster:
     name: str
     label: str
     members: list[Any] = field(default_factory=list)  # node ids and sub-clusters
-
-
-def children_order(module: Module) -> list[tuple[str, Module]]:
-    return list(module.named_children())
 
 
 def infer_input_shape(module: Module) -> Shape | None:
@@ -172,8 +167,7 @@ class _Tracer:
             out_shape = None
         depth = 1 + max((self.depth.get(s, 0) for s, _, _ in srcs), default=0)
         self.depth[node_id] = depth
-        grad = srcs[0][2] if len(srcs) == 1 else None
-        self.leaves.append(Leaf(node_id, name, module, out_shape, depth, grad))
+        self.leaves.append(Leaf(node_id, name, module, out_shape, depth))
         for src, shape, g in srcs:
             self.edges.append(Edge(src, node_id, shape, g))
         return node_id, out_shape
@@ -185,7 +179,7 @@ class _Tracer:
             cluster.members.append(inner)
         flow = getattr(seq, "_grad_flow", None)
         current = srcs
-        for i, (child_name, child) in enumerate(children_order(seq)):
+        for i, (child_name, child) in enumerate(seq.named_children()):
             grad = flow[i] if flow is not None else (current[0][2] if len(current) == 1 else None)
             current = [(node, shape, grad) for node, shape, _ in current]
             outs = self.trace(child, f"{name}.{child_name}" if name else child_name, current, inner)
