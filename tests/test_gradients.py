@@ -105,3 +105,18 @@ def test_gradcheck_leaves_the_module_untouched():
     assert lin.weight.dtype == np.float32
     np.testing.assert_array_equal(lin.weight.data, before)
     assert not lin.weight.grad.any()
+
+
+@fast
+@given(n=sizes, a=sizes, b=sizes, seed=seeds)
+def test_add_concat_and_graph_fanout(n, a, b, seed):
+    """Add and Concat alone (several inputs), and a Graph whose node feeds three consumers."""
+    rng = np.random.default_rng(seed)
+    xa, xb = rng.standard_normal((n, a)), rng.standard_normal((n, b))
+    assert mg.gradcheck(mg.Concat(), (xa, xb)).ok
+    assert mg.gradcheck(mg.Add(), (xa, rng.standard_normal((n, a)), rng.standard_normal((n, a)))).ok
+    x = mg.Input(a)
+    h = mg.Tanh()(mg.Linear(a, b, rng=seed, dtype="float64")(x))
+    both = mg.Concat()(h, mg.Add()(h, mg.Linear(a, b, rng=seed + 1, dtype="float64")(x)))
+    g = mg.Graph(x, [mg.Linear(2 * b, 3, rng=seed + 2, dtype="float64")(both), h])
+    assert mg.gradcheck(g, xa).ok
