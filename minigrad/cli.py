@@ -159,7 +159,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     weights = [p for name, p in model.named_parameters() if name.endswith("weight")]
     biases = [p for name, p in model.named_parameters() if not name.endswith("weight")]
     decay = args.weight_decay + args.l2 / len(x)
-    groups = [{"params": weights, "weight_decay": decay}, {"params": biases, "weight_decay": args.weight_decay}]
+    # Two groups only when weights and biases decay differently (keeps each Linear's packed update otherwise).
+    if decay == args.weight_decay:
+        groups = [{"params": model.parameters(), "weight_decay": decay}]
+    else:
+        groups = [{"params": weights, "weight_decay": decay}, {"params": biases, "weight_decay": args.weight_decay}]
     optimizer = SGD(groups, lr=lr, momentum=args.momentum) if args.optimizer == "sgd" else Adam(groups, lr=lr)
     print(f"minigrad train: {args.dataset}, {len(x)} training / {len(xv)} validation / {len(xt)} test images")
     print(model.summary((784,)))

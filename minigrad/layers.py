@@ -8,7 +8,7 @@ import numpy as np
 
 from .errors import ShapeError, describe
 from .init import as_float_dtype, get_rng, initialise
-from .module import Module, Parameter
+from .module import Module, Parameter, pack_parameters
 
 
 def as_batch(module: Module, x: Any, dtype: np.dtype | None = None) -> np.ndarray:
@@ -68,6 +68,8 @@ class Linear(Module):
         w, b = initialise(init, get_rng(rng), self.out_features, self.in_features, as_float_dtype(dtype))
         self.weight = Parameter(w)
         self.bias = Parameter(b) if bias else None
+        if self.bias is not None:
+            pack_parameters(self.weight, self.bias)  # one buffer each for data and grads: a one-call SGD step
         self._x: np.ndarray | None = None
 
     def forward(self, x: Any) -> np.ndarray:

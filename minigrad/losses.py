@@ -136,7 +136,10 @@ class SoftmaxCrossEntropy(Loss):
         m = np.maximum.reduce(z, axis=1, keepdims=True)
         probs = z - m  # shifted logits z - m, turned into probabilities in place below
         if t.ndim == 1:
-            rows = self._rows(z.shape[0])
+            n = z.shape[0]
+            rows = self._rows_cache
+            if rows is None or len(rows) != n:
+                rows = self._rows(n)
             idx = self._class_indices(z, t)
             shifted_y = probs[rows, idx]  # z_y - m, for the loss value
             self._target = (rows, idx)

@@ -34,7 +34,7 @@ class Parameter:
     zeros, so code that does ``p.grad += ...`` always sees the true value.
     """
 
-    __slots__ = ("data", "_grad", "_buffer")
+    __slots__ = ("data", "_grad", "_buffer", "_pack")
 
     def __init__(self, data: Any, dtype: Any = None) -> None:
         # Like torch.nn.Parameter, a float array is wrapped, not copied.
@@ -44,6 +44,7 @@ class Parameter:
         self.data: np.ndarray = arr
         self._buffer: np.ndarray = np.zeros_like(arr)  # the gradient's memory, reused across steps
         self._grad: np.ndarray | None = None  # None means "zero" (not yet written since zero_grad)
+        self._pack: Pack | None = None  # set by pack_parameters
 
     @property
     def grad(self) -> np.ndarray:
@@ -101,6 +102,57 @@ class Parameter:
 
     def __repr__(self) -> str:
         return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
+
+
+class Pack:
+    """Parameters whose data, and whose gradients, lie contiguously in one array each.
+
+    An optimizer then updates all of them with one NumPy call (``data -= lr * grad``)
+    instead of one per parameter: for a ``Linear``, weight and bias together.
+    """
+
+    __slots__ = ("data", "grad", "members", "_views")
+
+    def __init__(self, data: np.ndarray, grad: np.ndarray, members: tuple[Parameter, ...]) -> None:
+        self.data, self.grad, self.members = data, grad, members
+        self._views: tuple[tuple[Parameter, np.ndarray, np.ndarray], ...] = ()
+
+    def intact(self) -> bool:
+        """True while every member still uses its view of the pack and holds a gradient written since zero_grad.
+
+        Rebinding ``p.data`` or ``p.grad`` (``Module.to``, a user's assignment) breaks the pack
+        for good; the optimizer then updates the members one by one, which is always correct.
+        """
+        for p, data, grad in self._views:  # noqa: SIM110 (a plain loop: all() with a generator is slower here)
+            if p.data is not data or p._grad is not grad:
+                return False
+        return True
+
+
+def pack_parameters(*params: Parameter) -> Pack:
+    """Move the parameters' data (copied) and gradient buffers into one contiguous array each.
+
+    Call it only while creating the parameters (``Linear`` does, for weight and bias):
+    arrays taken from ``p.data`` before the call are no longer the parameters' storage.
+    """
+    dtype = params[0].data.dtype
+    sizes = [p.data.size for p in params]
+    data = np.empty(sum(sizes), dtype=dtype)
+    grad = np.zeros(sum(sizes), dtype=dtype)
+    pack = Pack(data, grad, tuple(params))
+    offset = 0
+    for p, n in zip(params, sizes):
+        if p.data.dtype != dtype:
+            raise ValueError("pack_parameters: parameters of different dtypes cannot share storage")
+        shape = p.data.shape
+        data[offset : offset + n] = p.data.reshape(-1)
+        p.data = data[offset : offset + n].reshape(shape)
+        p._buffer = grad[offset : offset + n].reshape(shape)
+        p._grad = None
+        p._pack = pack
+        offset += n
+    pack._views = tuple((p, p.data, p._buffer) for p in params)
+    return pack
 
 
 class Symbolic:

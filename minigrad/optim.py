@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .errors import StateDictError
-from .module import Parameter
+from .module import Pack, Parameter
 
 
 class Optimizer:
@@ -42,6 +42,24 @@ class Optimizer:
             self._check_hyper(group)
             self.param_groups.append(group)
         self.state: dict[int, dict[str, Any]] = {}  # keyed by id(Parameter)
+        self._plans = [self._plan(g["params"]) for g in self.param_groups]
+
+    @staticmethod
+    def _plan(params: list[Parameter]) -> list[Pack | Parameter]:
+        """The group's parameters, with each complete run of a ``Pack``'s members replaced by the pack."""
+        plan: list[Pack | Parameter] = []
+        i = 0
+        while i < len(params):
+            pack = params[i]._pack
+            if pack is not None:
+                run = params[i : i + len(pack.members)]
+                if len(run) == len(pack.members) and all(a is b for a, b in zip(run, pack.members)):
+                    plan.append(pack)
+                    i += len(run)
+                    continue
+            plan.append(params[i])
+            i += 1
+        return plan
 
     def _check_hyper(self, group: dict[str, Any]) -> None:
         if group["lr"] < 0:
@@ -140,13 +158,21 @@ class SGD(Optimizer):
             raise ValueError(f"SGD: momentum must be >= 0, got {group['momentum']}")
 
     def step(self) -> None:
-        for g in self.param_groups:
+        for g, plan in zip(self.param_groups, self._plans):
             lr, mom, damp, wd = g["lr"], g["momentum"], g["dampening"], g["weight_decay"]
             if not mom and not wd:  # plain SGD: p -= lr * grad, skipping gradients still zero since zero_grad
-                for p in g["params"]:
-                    grad = p._grad
-                    if grad is not None:
-                        p.data -= lr * grad
+                for item in plan:
+                    if type(item) is Pack:
+                        if item.intact():
+                            item.data -= lr * item.grad  # every member of the pack in one call
+                            continue
+                        members = item.members
+                    else:
+                        members = (item,)
+                    for p in members:
+                        grad = p._grad
+                        if grad is not None:
+                            p.data -= lr * grad
                 continue
             for p in g["params"]:
                 d = p.grad

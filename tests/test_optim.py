@@ -135,3 +135,54 @@ def test_training_against_pytorch_number_for_number():
             assert value == pytest.approx(tvalue.item(), abs=1e-10)
         for p, tp in zip(net.parameters(), tnet.parameters()):
             np.testing.assert_allclose(p.data, tp.detach().numpy(), atol=1e-10)
+
+
+def test_linear_packs_weight_and_bias_and_sgd_uses_the_pack_safely():
+    """A Linear's weight and bias share storage; SGD updates them in one call while that is valid,
+    and falls back to one update per parameter when a member was rebound or not written."""
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((8, 4)), rng.integers(0, 3, 8)
+
+    def run(mutate):
+        lin = mg.Linear(4, 3, rng=0, dtype="float64")
+        assert lin.weight.data.base is lin.bias.data.base  # packed
+        opt = mg.SGD(lin.parameters(), lr=0.1)
+        loss = mg.SoftmaxCrossEntropy()
+        for step in range(3):
+            opt.zero_grad()
+            loss(lin(x), y)
+            lin.backward(loss.backward())
+            mutate(lin, step)
+            opt.step()
+        return np.concatenate([lin.weight.data.ravel(), lin.bias.data.ravel()])
+
+    reference = run(lambda lin, step: None)
+    manual = mg.Linear(4, 3, rng=0, dtype="float64")
+    w, b = manual.weight.data.copy(), manual.bias.data.copy()
+    for _ in range(3):  # plain SGD by hand
+        loss = mg.SoftmaxCrossEntropy()
+        loss(x @ w.T + b, y)
+        g = loss.backward()
+        w, b = w - 0.1 * (g.T @ x), b - 0.1 * g.sum(axis=0)
+    np.testing.assert_allclose(reference, np.concatenate([w.ravel(), b.ravel()]), rtol=1e-12)
+
+    def rebind_grad(lin, step):  # a user's own gradient array: the pack no longer covers it
+        lin.bias.grad = lin.bias.grad.copy()
+
+    def rebind_data(lin, step):
+        if step == 1:
+            lin.weight.data = lin.weight.data.copy()
+
+    np.testing.assert_allclose(run(rebind_grad), reference, rtol=1e-12)
+    np.testing.assert_allclose(run(rebind_data), reference, rtol=1e-12)
+
+
+def test_pack_split_across_parameter_groups_updates_each_parameter():
+    lin = mg.Linear(3, 2, rng=0, dtype="float64")
+    w0, b0 = lin.weight.data.copy(), lin.bias.data.copy()
+    opt = mg.SGD([{"params": [lin.weight]}, {"params": [lin.bias], "lr": 0.0}], lr=0.5)
+    lin(np.ones((2, 3)))
+    lin.backward(np.ones((2, 2)))
+    opt.step()
+    np.testing.assert_allclose(lin.weight.data, w0 - 0.5 * lin.weight.grad)
+    np.testing.assert_array_equal(lin.bias.data, b0)
