@@ -277,10 +277,10 @@ def check_same_computation(arch: list[int]) -> float:
 
 
 def run(args) -> dict:
-    archs = [[784, 30, 10], [784, 256, 256, 10]]
-    batch_sizes = [10, 32, 128, 1024]
-    dtypes = ["float32", "float64"]
-    checks = {str(a): check_same_computation(a) for a in archs}
+    archs = [[int(a) for a in arch.split(",")] for arch in args.arch]
+    batch_sizes = args.batch
+    dtypes = args.dtype
+    checks = {str(a): check_same_computation(a) for a in archs if a[0] == 784}
     peers = {name: (InProcess(name) if args.same_process else Worker(name)) for name in PEERS}
     results = []
     try:
@@ -422,7 +422,15 @@ def main() -> None:
     )
     parser.add_argument("--out", default="runs/bench", help="folder for bench.json and bench.md")
     parser.add_argument("--same-process", action="store_true", help="run every peer in this process")
+    parser.add_argument(
+        "--arch", action="append", help="layer sizes, repeatable (default: 784,30,10 and 784,256,256,10)"
+    )
+    parser.add_argument("--batch", action="append", type=int, help="batch size, repeatable (default: 10 32 128 1024)")
+    parser.add_argument("--dtype", action="append", choices=["float32", "float64"], help="repeatable (default: both)")
     args = parser.parse_args()
+    args.arch = args.arch or ["784,30,10", "784,256,256,10"]
+    args.batch = args.batch or [10, 32, 128, 1024]
+    args.dtype = args.dtype or ["float32", "float64"]
     args.rounds = args.rounds or (3 if args.quick else 5)
     args.samples = args.samples or (2_000 if args.quick else 10_000)
     report = {"environment": environment(args.same_process), "args": vars(args), "import_seconds": import_time()}

@@ -75,7 +75,7 @@ class Linear(Module):
     def forward(self, x: Any) -> np.ndarray:
         """``x`` (N, in_features) -> ``x @ W.T + b`` (N, out_features); keeps ``x`` for backward."""
         w = self.weight.data
-        if type(x) is not np.ndarray or x.dtype != w.dtype:
+        if type(x) is not np.ndarray or x.dtype is not w.dtype:  # `is`: the fast check; as_batch compares
             x = as_batch(self, x, w.dtype)
         if x.ndim != 2 or x.shape[1] != self.in_features:
             raise ShapeError(f"{self!r}: expected input (N, {self.in_features}), got {describe(x)}")

@@ -26,7 +26,19 @@ _UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 
 class Loss(Module):
-    """Base class of the losses; subclasses implement ``_forward`` and set ``_grad_unscaled``."""
+    """Base class of the losses.
+
+    A subclass implements ``forward(input, target) -> float``, keeps its predictions in
+    ``.probs`` and the unscaled output error ``a - y`` in ``._delta``; the base ``backward``
+    scales that by ``1/N`` for the mean.
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "forward" in cls.__dict__:
+            # A loss is never called on symbolic graph nodes, so calling it is its forward,
+            # without Module.__call__'s extra frame (it runs once per training step).
+            cls.__call__ = cls.forward
 
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
