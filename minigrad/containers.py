@@ -31,6 +31,7 @@ class Sequential(Module):
 
     def __init__(self, *modules: Module) -> None:
         super().__init__()
+        # The children in order (also attributes "0", "1", ...): a tuple, so forward/backward loop without a dict scan.
         self._layers: tuple[Module, ...] = ()
         self._grad_flow: list[Any] | None = None
         for m in modules:
