@@ -42,7 +42,15 @@ class Optimizer:
             self._check_hyper(group)
             self.param_groups.append(group)
         self.state: dict[int, dict[str, Any]] = {}  # keyed by id(Parameter)
-        self._plans = [self._plan(g["params"]) for g in self.param_groups]
+        self._plans: dict[int, tuple[list[Parameter], int, list[Pack | Parameter]]] = {}
+
+    def _plan_of(self, group: dict[str, Any]) -> list[Pack | Parameter]:
+        """The group's cached plan, rebuilt if its parameter list was replaced or resized since."""
+        params = group["params"]
+        cached = self._plans.get(id(group))
+        if cached is None or cached[0] is not params or cached[1] != len(params):
+            cached = self._plans[id(group)] = (params, len(params), self._plan(params))
+        return cached[2]
 
     @staticmethod
     def _plan(params: list[Parameter]) -> list[Pack | Parameter]:
@@ -158,9 +166,10 @@ class SGD(Optimizer):
             raise ValueError(f"SGD: momentum must be >= 0, got {group['momentum']}")
 
     def step(self) -> None:
-        for g, plan in zip(self.param_groups, self._plans):
+        for g in self.param_groups:
             lr, mom, damp, wd = g["lr"], g["momentum"], g["dampening"], g["weight_decay"]
             if not mom and not wd:  # plain SGD: p -= lr * grad, skipping gradients still zero since zero_grad
+                plan = self._plan_of(g)
                 for item in plan:
                     if type(item) is Pack:
                         if item.intact():

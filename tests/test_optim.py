@@ -186,3 +186,15 @@ def test_pack_split_across_parameter_groups_updates_each_parameter():
     opt.step()
     np.testing.assert_allclose(lin.weight.data, w0 - 0.5 * lin.weight.grad)
     np.testing.assert_array_equal(lin.bias.data, b0)
+
+
+def test_parameters_added_to_a_group_later_are_updated():
+    a, b = mg.Linear(3, 2, rng=0, dtype="float64"), mg.Linear(3, 2, rng=1, dtype="float64")
+    opt = mg.SGD(a.parameters(), lr=0.5)
+    opt.param_groups[0]["params"].extend(b.parameters())  # edited after the optimizer was built
+    b0 = b.weight.data.copy()
+    for m in (a, b):
+        m(np.ones((2, 3)))
+        m.backward(np.ones((2, 2)))
+    opt.step()
+    np.testing.assert_allclose(b.weight.data, b0 - 0.5 * b.weight.grad)
