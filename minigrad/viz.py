@@ -201,9 +201,6 @@ def trace_model(module: Module, input_shape: Shape | None, expand_nested: bool =
         tracer.depth[node] = 0
         srcs = [(node, shape, None)]
     tracer.inputs = [(node, shape) for node, shape, _ in srcs]
-    flow = getattr(module, "_grad_flow", None)
-    if flow is not None and hasattr(module, "_layers") and srcs:
-        srcs = [(srcs[0][0], srcs[0][1], flow[0])]
     outs = tracer.trace(module, "", srcs, tracer.root, top=True)
     tracer.outputs = outs
     return tracer
