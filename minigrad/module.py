@@ -276,9 +276,6 @@ class Module:
         """All parameters of the tree, in a stable order, without duplicates."""
         return [p for _, p in self.named_parameters()]
 
-    def num_parameters(self) -> int:
-        return sum(p.size for p in self.parameters())
-
     # -- gradients and modes ------------------------------------------------------
     def zero_grad(self) -> None:
         """Set every parameter's ``.grad`` to zero (gradients accumulate otherwise)."""

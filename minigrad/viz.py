@@ -77,13 +77,12 @@ def grad_colour(ratio: float) -> str:
 
 @dataclass
 class Leaf:
-    """One drawn module: its id, path name, the module, output shape and gradient figures."""
+    """One drawn module: its node id, path name, the module and its output shape."""
 
     node_id: str
     name: str
     module: Module
     out_shape: Shape | None
-    depth: int
 
 
 @dataclass
@@ -167,7 +166,7 @@ class _Tracer:
             out_shape = None
         depth = 1 + max((self.depth.get(s, 0) for s, _, _ in srcs), default=0)
         self.depth[node_id] = depth
-        self.leaves.append(Leaf(node_id, name, module, out_shape, depth))
+        self.leaves.append(Leaf(node_id, name, module, out_shape))
         for src, shape, g in srcs:
             self.edges.append(Edge(src, node_id, shape, g))
         return node_id, out_shape

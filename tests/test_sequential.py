@@ -109,5 +109,9 @@ def test_zero_grad_is_lazy_but_reads_as_zeros_and_accumulates():
     lin(x)
     lin.backward(g)  # written straight into the buffer
     np.testing.assert_allclose(lin.weight.grad, first)
+    lin.bias.zero_grad()
+    lin.bias.accumulate(np.ones(2))  # the generic helper for module authors: written, then added
+    lin.bias.accumulate(np.ones(2))
+    np.testing.assert_array_equal(lin.bias.grad, [2.0, 2.0])
     with pytest.raises(ValueError, match="expected shape"):
         lin.weight.grad = np.zeros(3)
