@@ -6,6 +6,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import minigrad as mg
 from minigrad.functional import sigmoid
@@ -25,6 +27,32 @@ def test_softmax_ce_value_and_delta():
     assert loss(Z, ONEHOT) == pytest.approx(expected)
     np.testing.assert_allclose(loss.backward(), (p - ONEHOT) / 2)
     assert mg.SoftmaxCrossEntropy("sum")(Z, LABELS) == pytest.approx(2 * expected)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(1, 300),
+    c=st.integers(2, 12),
+    spread=st.sampled_from([0.1, 3.0, 30.0, 1e4]),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    seed=st.integers(0, 2**16),
+)
+def test_softmax_ce_value_matches_log_sum_exp_on_both_paths(n, c, spread, dtype, seed):
+    # Class labels take -log(prod p_y) while that product is a normal float, else log-sum-exp:
+    # both must give the float64 log-sum-exp value (large batches and wide spreads take the second).
+    rng = np.random.default_rng(seed)
+    z = (rng.standard_normal((n, c)) * spread).astype(dtype)
+    y = rng.integers(0, c, n)
+    z64 = z.astype(np.float64)
+    m = z64.max(axis=1)
+    expected = np.mean(m + np.log(np.exp(z64 - m[:, None]).sum(axis=1)) - z64[np.arange(n), y])
+    ce = mg.SoftmaxCrossEntropy()
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    assert ce(z, y) == pytest.approx(expected, rel=tol, abs=tol)
+    assert ce(z, np.eye(c, dtype=dtype)[y]) == pytest.approx(expected, rel=tol, abs=tol)
+    g = ce.backward()
+    assert ce(z, y) == pytest.approx(expected, rel=tol, abs=tol)
+    np.testing.assert_allclose(ce.backward(), g, rtol=tol, atol=tol)  # labels and one-hot rows: the same delta
 
 
 def test_sigmoid_bce_value_delta_and_relation_to_pytorch_mean():
