@@ -24,6 +24,7 @@ import argparse
 import importlib.metadata
 import importlib.util
 import json
+import math
 import multiprocessing
 import os
 import platform
@@ -112,58 +113,72 @@ def torch_peer(arch, dtype, params):
 
 def numpy_floor_peer(arch, dtype, params):
     """The fastest straight-line NumPy we could write for the same step: buffers preallocated and
-    reused, everything in place, no input gradient for the first layer (nothing needs it)."""
-    ws = [w.copy() for w, _ in params]
-    bs = [b.copy() for _, b in params]
+    reused, everything in place, no input gradient for the first layer (nothing needs it), each
+    layer's weight and bias in one flat buffer (one update call), scalar operands as 0-d arrays of
+    the dtype (NumPy converts a Python float on every call). Like the other peers it computes the
+    loss value (-log of the product of the target probabilities, or the mean of their logs when
+    that product underflows); it checks nothing."""
+    flat = [np.concatenate([w.ravel(), b]) for w, b in params]  # [W | b] per layer, and its gradient
+    gflat = [np.zeros_like(f) for f in flat]
+    ws = [f[: w.size].reshape(w.shape) for f, (w, _) in zip(flat, params)]
+    bs = [f[w.size :] for f, (w, _) in zip(flat, params)]
+    gws = [g[: w.size].reshape(w.shape) for g, (w, _) in zip(gflat, params)]
+    gbs = [g[w.size :] for g, (w, _) in zip(gflat, params)]
     buffers: dict[int, tuple] = {}
-    lr = dtype(LR)
+    one, half, lr = (np.array(v, dtype) for v in (1.0, 0.5, LR))
+    tiny = float(np.finfo(dtype).tiny)
+    last_loss = [0.0]  # the loss value, as the other peers compute it (a real loop logs it)
 
     def bufs(n):
         if n not in buffers:
             acts = [np.empty((n, w.shape[0]), dtype) for w in ws]
             deltas = [np.empty((n, w.shape[0]), dtype) for w in ws]
-            gws = [np.empty_like(w) for w in ws]
-            buffers[n] = (acts, deltas, gws, np.arange(n))
+            step = [np.empty_like(f) for f in flat]
+            offsets = np.arange(0, n * arch[-1], arch[-1])
+            buffers[n] = (acts, deltas, step, offsets, np.empty((n, 1), dtype), np.array(1.0 / n, dtype))
         return buffers[n]
 
     def train(batches):
         for xb, yb in batches:
-            n = len(xb)
-            acts, deltas, gws, rows = bufs(n)
+            acts, deltas, step, offsets, col, inv_n = bufs(len(xb))
             a = xb
             for k, (w, b) in enumerate(zip(ws, bs)):
                 z = acts[k]
                 np.matmul(a, w.T, out=z)
                 z += b
                 if k < len(ws) - 1:  # sigmoid in place: (1 + tanh(z / 2)) / 2
-                    z *= 0.5
+                    z *= half
                     np.tanh(z, out=z)
-                    z += 1.0
-                    z *= 0.5
+                    z += one
+                    z *= half
                 a = z
-            p = acts[-1]  # softmax in place, then delta = (p - y) / n
-            p -= p.max(axis=1, keepdims=True)
+            p = acts[-1]  # softmax in place, the loss value, then delta = (p - y) / n
+            np.maximum.reduce(p, axis=1, keepdims=True, out=col)
+            p -= col
             np.exp(p, out=p)
-            p /= p.sum(axis=1, keepdims=True)
-            p[rows, yb] -= 1.0
-            p *= dtype(1.0 / n)
+            np.add.reduce(p, axis=1, keepdims=True, out=col)
+            p /= col
+            target = offsets + yb  # flat positions of the targets
+            flat_p = p.ravel()
+            picked = flat_p[target]
+            prod = float(np.multiply.reduce(picked))  # loss = -log prod p_y while that is a normal float
+            last_loss[0] = -math.log(prod) / len(xb) if prod >= tiny else float(-np.log(picked).mean())
+            flat_p[target] = picked - one
+            p *= inv_n
             delta = p
             for k in range(len(ws) - 1, -1, -1):
                 a_prev = acts[k - 1] if k else xb
                 np.matmul(delta.T, a_prev, out=gws[k])
-                gb = delta.sum(axis=0)
+                np.add.reduce(delta, axis=0, out=gbs[k])
                 if k:
                     d_prev = deltas[k - 1]
                     np.matmul(delta, ws[k], out=d_prev)
                     d_prev *= a_prev  # sigma'(z) = a (1 - a)
-                    a_prev -= 1.0
+                    np.subtract(one, a_prev, out=a_prev)
                     d_prev *= a_prev
-                    np.negative(d_prev, out=d_prev)
                     delta = d_prev
-                gws[k] *= lr
-                ws[k] -= gws[k]
-                gb *= lr
-                bs[k] -= gb
+                np.multiply(gflat[k], lr, out=step[k])
+                flat[k] -= step[k]
 
     def weights():
         return [arr for pair in zip(ws, bs) for arr in pair]

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ShapeError, describe
-from .functional import sigmoid, softmax
+from .functional import one_half, sigmoid, softmax
 from .layers import as_batch
 from .module import Module
 
@@ -49,7 +49,7 @@ class Sigmoid(_Elementwise):
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
         """``dL/dz = dL/da * a * (1 - a)``, the ``sigma'(z)`` factor of the backward recursion."""
         a = self._check(grad_output)
-        grad = 1.0 - a  # one new array, then in place: g * a * (1 - a)
+        grad = np.subtract(one_half(a.dtype)[0], a)  # 1 - a, one new array; then in place: g * a * (1 - a)
         grad *= a
         grad *= grad_output
         return grad

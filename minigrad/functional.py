@@ -1,11 +1,33 @@
-"""Numerically stable elementwise kernels shared by layers and losses.
+"""Numerically stable elementwise kernels shared by layers and losses, and the constants they use.
 
 Each takes and returns NumPy arrays and never warns on overflow.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+
+# Why 0-d arrays: NumPy converts a Python float operand on every call; a 0-d array of the
+# operand's own dtype skips that, so `a *= half` costs about half of `a *= 0.5` on the small
+# arrays of a small network (0.3 against 0.65 us here), with the same result and dtype.
+_ONE_HALF: dict[np.dtype, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def scalar(value: float, dtype: Any) -> np.ndarray:
+    """``value`` as a 0-d array of ``dtype``: the cheapest scalar operand for NumPy (see above)."""
+    return np.array(value, dtype=dtype)
+
+
+def one_half(dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """The constants 1 and 1/2 as read-only 0-d arrays of ``dtype``, made once per dtype."""
+    pair = _ONE_HALF.get(dtype)
+    if pair is None:
+        pair = _ONE_HALF[dtype] = (scalar(1.0, dtype), scalar(0.5, dtype))
+        for c in pair:
+            c.flags.writeable = False
+    return pair
 
 
 def sigmoid(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -14,10 +36,11 @@ def sigmoid(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     The tanh form cannot overflow at any input (the naive form overflows at
     z = -89 in float32), and costs one transcendental per element.
     """
-    out = np.multiply(z, 0.5, out=out)
-    np.tanh(out, out=out)
-    out += 1.0
-    out *= 0.5
+    one, half = one_half(z.dtype)
+    out = np.multiply(z, half, out)
+    np.tanh(out, out)
+    out += one
+    out *= half
     return out
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .errors import NonFiniteError, ShapeError, TargetError, describe
-from .functional import sigmoid
+from .functional import scalar, sigmoid
 from .layers import as_batch
 from .module import Module
 
@@ -194,11 +194,11 @@ class SoftmaxCrossEntropy(Loss):
         probs = self._delta
         if probs is None:
             raise self._not_run()
-        scale = probs.dtype.type(grad_output / probs.shape[0] if self.reduction == "mean" else grad_output)
+        scale = scalar(grad_output / probs.shape[0] if self.reduction == "mean" else grad_output, probs.dtype)
         grad = probs * scale
         target = self._target
         if target.ndim == 1:
-            grad.ravel()[target] = (self._picked - 1) * scale  # (p_y - 1) at the targets, without building y
+            grad.ravel()[target] = self._picked * scale - scale  # (p_y - 1) / N at the targets, without building y
         else:
             grad -= target * scale
         return grad

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .errors import StateDictError
+from .functional import scalar
 from .module import Pack, Parameter
 
 
@@ -42,15 +43,20 @@ class Optimizer:
             self._check_hyper(group)
             self.param_groups.append(group)
         self.state: dict[int, dict[str, Any]] = {}  # keyed by id(Parameter)
-        self._plans: dict[int, tuple[list[Parameter], int, list[Pack | Parameter]]] = {}
+        self._plans: dict[int, tuple[list[Parameter], int, float, list[tuple[Pack | Parameter, Any]]]] = {}
 
-    def _plan_of(self, group: dict[str, Any]) -> list[Pack | Parameter]:
-        """The group's cached plan, rebuilt if its parameter list was replaced or resized since."""
-        params = group["params"]
+    def _plan_of(self, group: dict[str, Any]) -> list[tuple[Pack | Parameter, Any]]:
+        """The group's cached plan, rebuilt if its parameter list or its lr changed since.
+
+        Items are ``(pack, lr)`` with ``lr`` a 0-d array of the pack's dtype (see
+        ``functional.scalar``), or ``(parameter, lr)`` with the Python float.
+        """
+        params, lr = group["params"], group["lr"]
         cached = self._plans.get(id(group))
-        if cached is None or cached[0] is not params or cached[1] != len(params):
-            cached = self._plans[id(group)] = (params, len(params), self._plan(params))
-        return cached[2]
+        if cached is None or cached[0] is not params or cached[1] != len(params) or cached[2] != lr:
+            plan = [(item, scalar(lr, item.data.dtype) if type(item) is Pack else lr) for item in self._plan(params)]
+            cached = self._plans[id(group)] = (params, len(params), lr, plan)
+        return cached[3]
 
     @staticmethod
     def _plan(params: list[Parameter]) -> list[Pack | Parameter]:
@@ -169,11 +175,10 @@ class SGD(Optimizer):
         for g in self.param_groups:
             lr, mom, damp, wd = g["lr"], g["momentum"], g["dampening"], g["weight_decay"]
             if not mom and not wd:  # plain SGD: p -= lr * grad, skipping gradients still zero since zero_grad
-                plan = self._plan_of(g)
-                for item in plan:
+                for item, rate in self._plan_of(g):
                     if type(item) is Pack:
                         if item.intact():
-                            item.data -= lr * item.grad  # every member of the pack in one call
+                            item.data -= rate * item.grad  # every member of the pack in one call
                             continue
                         members = item.members
                     else:
