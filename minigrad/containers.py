@@ -61,22 +61,23 @@ class Sequential(Module):
         the first trainable child is asked not to compute its own input gradient.
         """
         layers = self._layers
+        n = len(layers)
         first = 0  # the last child whose backward runs
         if not input_grad:
-            while first < len(layers) and not layers[first]._trainable():
+            while first < n and not layers[first]._trainable():
                 first += 1
-        # flow[i] = dL/d(input of child i); flow[-1] = the grad_output given. Kept for draw(gradients=True).
-        flow: list[Any] = [None] * (len(layers) + 1)
-        flow[-1] = grad_output
-        i = len(layers) - 1
+        # flow[i] = dL/d(input of child i); flow[n] = the grad_output given. Kept for draw(gradients=True).
+        flow: list[Any] = [None] * n
+        flow.append(grad_output)
+        i = n - 1
         try:
-            for i in range(len(layers) - 1, first, -1):
+            while i > first:
                 grad_output = flow[i] = layers[i].backward(grad_output)
-            if first < len(layers):
-                i = first
-                layer = layers[first]
+                i -= 1
+            if i == first:  # (unless no child runs at all)
+                layer = layers[i]
                 if input_grad:
-                    grad_output = flow[first] = layer.backward(grad_output)
+                    grad_output = flow[i] = layer.backward(grad_output)
                 elif layer.can_skip_input_grad:
                     layer.backward(grad_output, input_grad=False)
                 else:

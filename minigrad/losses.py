@@ -151,7 +151,7 @@ class SoftmaxCrossEntropy(Loss):
             z = self._logits(input)
         t = target if type(target) is np.ndarray else np.asarray(target)
         if t.ndim == 1:
-            flat = self._flat_index(z, self._class_indices(z, t))
+            flat = self._flat_index(z, t)
         else:
             y = self._dense(z, t, "probabilities")
         # ufunc.reduce instead of z.max()/.sum(): the same C loop without the Python wrappers.
@@ -178,16 +178,18 @@ class SoftmaxCrossEntropy(Loss):
         # -sum_i y_i log softmax(z)_i = log sum_j exp(z_j - m) * sum_i y_i - sum_i y_i (z_i - m)
         return self._finish(z, float(np.add.reduce(log_s - shifted_y)))
 
-    def _flat_index(self, z: np.ndarray, idx: np.ndarray) -> np.ndarray:
-        """Positions ``n * C + y_n`` of the targets in the flattened (N, C) array.
+    def _flat_index(self, z: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """Positions ``n * C + y_n`` of the (checked) class labels in the flattened (N, C) logits.
 
         One flat index array picks (or writes) N elements in a fraction of the time
-        a ``[rows, idx]`` pair takes.
+        a ``[rows, labels]`` pair takes.
         """
-        if self._offsets_shape != z.shape:
-            n, c = self._offsets_shape = z.shape
+        shape = z.shape
+        if self._offsets_shape != shape:
+            n, c = self._offsets_shape = shape
             self._offsets = np.arange(0, n * c, c)
-        return self._offsets + idx
+        self._class_indices(z, labels)
+        return self._offsets + labels
 
     def backward(self, grad_output: float = 1.0) -> np.ndarray:
         """``(softmax(z) - y) / N``: the delta ``a - y`` of the derivation, averaged over the batch."""

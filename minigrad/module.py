@@ -111,10 +111,12 @@ class Pack:
     instead of one per parameter: for a ``Linear``, weight and bias together.
     """
 
-    __slots__ = ("data", "grad", "members", "_views")
+    __slots__ = ("data", "grad", "members", "scratch", "_views")
 
     def __init__(self, data: np.ndarray, grad: np.ndarray, members: tuple[Parameter, ...]) -> None:
         self.data, self.grad, self.members = data, grad, members
+        # Room for an optimizer's intermediate (lr * grad): allocating it on every step costs more than the update.
+        self.scratch = np.empty_like(data)
         self._views: tuple[tuple[Parameter, np.ndarray, np.ndarray], ...] = ()
 
     def intact(self) -> bool:

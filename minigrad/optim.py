@@ -43,18 +43,21 @@ class Optimizer:
             self._check_hyper(group)
             self.param_groups.append(group)
         self.state: dict[int, dict[str, Any]] = {}  # keyed by id(Parameter)
-        self._plans: dict[int, tuple[list[Parameter], int, float, list[tuple[Pack | Parameter, Any]]]] = {}
+        self._plans: dict[int, tuple[list[Parameter], int, float, list[tuple[Any, Any, tuple[Parameter, ...]]]]] = {}
 
-    def _plan_of(self, group: dict[str, Any]) -> list[tuple[Pack | Parameter, Any]]:
+    def _plan_of(self, group: dict[str, Any]) -> list[tuple[Any, Any, tuple[Parameter, ...]]]:
         """The group's cached plan, rebuilt if its parameter list or its lr changed since.
 
-        Items are ``(pack, lr)`` with ``lr`` a 0-d array of the pack's dtype (see
-        ``functional.scalar``), or ``(parameter, lr)`` with the Python float.
+        Items are ``(pack, lr, members)`` with ``lr`` a 0-d array of the pack's dtype (see
+        ``functional.scalar``), or ``(parameter, None, (parameter,))``.
         """
         params, lr = group["params"], group["lr"]
         cached = self._plans.get(id(group))
         if cached is None or cached[0] is not params or cached[1] != len(params) or cached[2] != lr:
-            plan = [(item, scalar(lr, item.data.dtype) if type(item) is Pack else lr) for item in self._plan(params)]
+            plan = [
+                (item, scalar(lr, item.data.dtype), item.members) if type(item) is Pack else (item, None, (item,))
+                for item in self._plan(params)
+            ]
             cached = self._plans[id(group)] = (params, len(params), lr, plan)
         return cached[3]
 
@@ -175,14 +178,10 @@ class SGD(Optimizer):
         for g in self.param_groups:
             lr, mom, damp, wd = g["lr"], g["momentum"], g["dampening"], g["weight_decay"]
             if not mom and not wd:  # plain SGD: p -= lr * grad, skipping gradients still zero since zero_grad
-                for item, rate in self._plan_of(g):
-                    if type(item) is Pack:
-                        if item.intact():
-                            item.data -= rate * item.grad  # every member of the pack in one call
-                            continue
-                        members = item.members
-                    else:
-                        members = (item,)
+                for item, rate, members in self._plan_of(g):
+                    if rate is not None and item.intact():  # every member of the pack at once: data -= lr * grad
+                        item.data -= np.multiply(item.grad, rate, item.scratch)
+                        continue
                     for p in members:
                         grad = p._grad
                         if grad is not None:
