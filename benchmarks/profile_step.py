@@ -1,37 +1,81 @@
-"""Where the time of one training step goes, part by part, for minigrad and the plain-NumPy floor.
+"""Where the time of one training step goes, part by part, for minigrad, beside the plain-NumPy floor.
 
-    python benchmarks/profile_step.py [--batch 10] [--arch 784,30,10]
+    python benchmarks/profile_step.py [--batch 10] [--arch 784,30,10] [--dtype float32]
 
-Each part is timed alone with timeit (best of 7 repeats) on the same batch, float32, so the
-parts add up to roughly one step of the benchmark's loop.
+Each part is timed alone with timeit (best of 7 repeats) on the same batch; parts that write
+gradients run right after ``zero_grad()`` (as in a real step), whose own time is subtracted.
+Alone, a part runs faster than inside a real loop (caches and branch predictors stay warm), so
+the step itself, and the floor's, are also timed as whole loops over fresh batches.
+
+It also counts the Python bytecodes a step executes (``sys.settrace`` with opcode events): a
+deterministic measure of the framework's Python overhead, free of the machine's timing noise.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
+import sys
+import time
 import timeit
+from pathlib import Path
 
 import numpy as np
 
 import minigrad as mg
+
+sys.path.insert(0, str(Path(__file__).parent))
+import bench_train  # noqa: E402 (the benchmark's peers: the same loops)
 
 
 def best(stmt, number: int = 3000) -> float:
     return min(timeit.repeat(stmt, number=number, repeat=7)) / number * 1e6
 
 
+def loop_time(train, batches, rounds: int = 15) -> float:
+    """Best microseconds per step of ``train`` over ``batches`` (whole loops, fresh batches)."""
+    train(batches[:20])
+    out = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        train(batches)
+        out = min(out, (time.perf_counter() - start) / len(batches) * 1e6)
+    return out
+
+
+def opcodes_per_step(train, batches, steps: int = 20) -> tuple[float, collections.Counter]:
+    """Python bytecodes executed per step of ``train``, in total and per function."""
+    counts: collections.Counter = collections.Counter()
+
+    def tracer(frame, event, arg):
+        frame.f_trace_opcodes = True
+        if event == "opcode":
+            counts[f"{Path(frame.f_code.co_filename).name}:{frame.f_code.co_name}"] += 1
+        return tracer
+
+    train(batches[:5])
+    sys.settrace(tracer)
+    try:
+        train(batches[5 : 5 + steps])
+    finally:
+        sys.settrace(None)
+    return sum(counts.values()) / steps, counts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--batch", type=int, default=10)
     parser.add_argument("--arch", default="784,30,10")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     args = parser.parse_args()
     arch = [int(a) for a in args.arch.split(",")]
+    dtype = np.dtype(args.dtype).type
     rng = np.random.default_rng(0)
-    x = rng.random((args.batch, arch[0]), dtype=np.float32)
+    x = rng.random((args.batch, arch[0])).astype(dtype)
     y = rng.integers(0, arch[-1], args.batch)
     layers: list[mg.Module] = []
     for i, (a, b) in enumerate(zip(arch[:-1], arch[1:])):
-        layers.append(mg.Linear(a, b))
+        layers.append(mg.Linear(a, b, dtype=dtype))
         if i < len(arch) - 2:
             layers.append(mg.Sigmoid())
     net = mg.Sequential(*layers)
@@ -42,27 +86,33 @@ def main() -> None:
     g = loss.backward()
     net.backward(g, input_grad=False)
 
+    zero = best(opt.zero_grad)
     parts = {
-        "optimizer.zero_grad()": lambda: opt.zero_grad(),
-        "model.forward(x)": lambda: net.forward(x),
-        "loss.forward(out, y)  (value + probabilities)": lambda: loss.forward(out, y),
-        "loss.backward()  (delta = (a - y) / N)": lambda: loss.backward(),
-        "model.backward(g, input_grad=False)": lambda: net.backward(g, input_grad=False),
-        "optimizer.step()": lambda: opt.step(),
+        "optimizer.zero_grad()": zero,
+        "model(x)": best(lambda: net(x)),
+        "loss(out, y)  (value, probabilities, label check)": best(lambda: loss(out, y)),
+        "loss.backward()  (delta = (a - y) / N)": best(loss.backward),
+        "model.backward(g, input_grad=False)": best(lambda: (opt.zero_grad(), net.backward(g, input_grad=False)))
+        - zero,
+        "optimizer.step()": best(opt.step),
     }
-    print(f"minigrad, {arch}, batch {args.batch}, float32 (microseconds per call):")
-    total = 0.0
-    for name, fn in parts.items():
-        t = best(fn)
-        total += t
-        print(f"  {name:<48} {t:7.1f}")
-    print(f"  {'sum':<48} {total:7.1f}")
-    for i, m in enumerate(net):
-        a = net[:i](x) if i else x
-        m.forward(a)
-        gout = np.ones_like(m.forward(a))
-        fwd, bwd = best(lambda m=m, a=a: m.forward(a)), best(lambda m=m, gout=gout: m.backward(gout))
-        print(f"    layer {i} {m!r:<28} forward {fwd:6.1f}  backward (with dL/dinput) {bwd:6.1f}")
+    print(f"minigrad, {arch}, batch {args.batch}, {args.dtype} (microseconds per call, each part alone):")
+    for name, t in parts.items():
+        print(f"  {name:<52} {t:7.1f}")
+    print(f"  {'sum':<52} {sum(parts.values()):7.1f}")
+
+    x_all, y_all = bench_train.synthetic_data(5000)
+    batches = bench_train.make_batches(x_all.astype(dtype), y_all, args.batch, False)
+    params = bench_train.init_params(arch, dtype)
+    peers = {name: bench_train.PEERS[name](arch, dtype, params)[0] for name in ("minigrad", "numpy_floor")}
+    print("whole steps in the benchmark's loop (best of 15 passes, microseconds per step):")
+    for name, train in peers.items():
+        print(f"  {name:<52} {loop_time(train, batches):7.1f}")
+    print("Python bytecodes per step:")
+    for name, train in peers.items():
+        total, counts = opcodes_per_step(train, batches)
+        top = ", ".join(f"{k} {v / 20:.0f}" for k, v in counts.most_common(6))
+        print(f"  {name:<12} {total:6.0f}   ({top})")
 
 
 if __name__ == "__main__":

@@ -88,3 +88,22 @@ def test_relu_family_values():
     np.testing.assert_array_equal(mg.ReLU()(x), [[0, 0, 3]])
     np.testing.assert_allclose(mg.LeakyReLU(0.1)(x), [[-0.2, 0, 3]])
     np.testing.assert_allclose(mg.Tanh()(x), np.tanh(x))
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_sigmoid_keeps_the_dtype_and_its_constants_stay_constant(dtype):
+    # The kernels use 0-d arrays of the input's dtype as scalar operands (cheaper than Python
+    # floats); they must neither promote the result nor be writable by accident.
+    from minigrad.functional import one_half
+
+    z = np.array([[-3.0, 0.0, 2.5]], dtype=dtype)
+    s = mg.Sigmoid()
+    a = s(z)
+    assert a.dtype == dtype
+    np.testing.assert_allclose(a, 1 / (1 + np.exp(-z.astype(np.float64))), rtol=2e-3 if dtype == np.float16 else 1e-6)
+    g = s.backward(np.ones_like(z))
+    assert g.dtype == dtype
+    one, half = one_half(np.dtype(dtype))
+    assert (one.dtype, half.dtype, float(one), float(half)) == (np.dtype(dtype), np.dtype(dtype), 1.0, 0.5)
+    with pytest.raises(ValueError, match="read-only"):
+        one += 1

@@ -198,3 +198,21 @@ def test_parameters_added_to_a_group_later_are_updated():
         m.backward(np.ones((2, 2)))
     opt.step()
     np.testing.assert_allclose(b.weight.data, b0 - 0.5 * b.weight.grad)
+
+
+def test_packed_step_keeps_the_gradient_and_follows_lr_changes():
+    # The packed update goes through a scratch buffer and a cached 0-d lr: the gradient a user
+    # reads after step() is untouched, and a new lr (a schedule) is used from the next step on.
+    lin = mg.Linear(3, 2, rng=0, dtype="float32")
+    opt = mg.SGD(lin.parameters(), lr=0.5)
+    for lr in (0.5, 0.25):
+        opt.param_groups[0]["lr"] = lr
+        opt.zero_grad()
+        lin(np.ones((2, 3), dtype=np.float32))
+        lin.backward(np.ones((2, 2), dtype=np.float32))
+        w0, gw, gb = lin.weight.data.copy(), lin.weight.grad.copy(), lin.bias.grad.copy()
+        opt.step()
+        np.testing.assert_array_equal(lin.weight.grad, gw)
+        np.testing.assert_array_equal(lin.bias.grad, gb)
+        np.testing.assert_allclose(lin.weight.data, w0 - np.float32(lr) * gw, rtol=1e-6)
+        assert lin.weight.data.dtype == np.float32
