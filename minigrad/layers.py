@@ -75,15 +75,22 @@ class Linear(Module):
     def forward(self, x: Any) -> np.ndarray:
         """``x`` (N, in_features) -> ``x @ W.T + b`` (N, out_features); keeps ``x`` for backward."""
         w = self.weight.data
-        if type(x) is not np.ndarray or x.dtype is not w.dtype:  # `is`: the fast check; as_batch compares
+        if type(x) is not np.ndarray or x.dtype is not w.dtype or x.ndim != 2:  # `is`: the fast check
             x = as_batch(self, x, w.dtype)
-        if x.ndim != 2 or x.shape[1] != self.in_features:
-            raise ShapeError(f"{self!r}: expected input (N, {self.in_features}), got {describe(x)}")
+            if x.ndim != 2:
+                raise self._bad_input(x)
+        try:
+            out = x @ w.T
+        except ValueError:  # x.shape[1] != in_features: said in our words
+            raise self._bad_input(x) from None
         self._x = x
-        out = x @ w.T
-        if self.bias is not None:
-            out += self.bias.data
+        b = self.bias
+        if b is not None:
+            out += b.data
         return out
+
+    def _bad_input(self, x: np.ndarray) -> ShapeError:
+        return ShapeError(f"{self!r}: expected input (N, {self.in_features}), got {describe(x)}")
 
     def backward(self, grad_output: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         """Add ``g.T @ x`` to the weight's and ``g.sum(0)`` to the bias's gradient; return ``g @ W``.
@@ -99,10 +106,19 @@ class Linear(Module):
                 f"{self!r}: backward expected grad_output ({x.shape[0]}, {self.out_features}) to match "
                 f"the last forward, got {describe(grad_output)}"
             )
-        self.weight.accumulate_matmul(grad_output.T, x)
-        if self.bias is not None:
-            self.bias.accumulate_sum(grad_output)
-        return grad_output @ self.weight.data if input_grad else None
+        w, b = self.weight, self.bias
+        # Right after zero_grad a gradient is "zero" (None): the result is written straight into
+        # the parameter's gradient buffer, with no zero fill and no add (Parameter.accumulate_*, inlined).
+        if w._grad is None:
+            w._grad = np.matmul(grad_output.T, x, w._buffer)
+        else:
+            w._grad += grad_output.T @ x
+        if b is not None:
+            if b._grad is None:
+                b._grad = np.add.reduce(grad_output, 0, None, b._buffer)
+            else:
+                b._grad += np.add.reduce(grad_output, 0)
+        return grad_output @ w.data if input_grad else None
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         if len(input_shape) != 1 or input_shape[0] != self.in_features:

@@ -150,25 +150,28 @@ class SoftmaxCrossEntropy(Loss):
         if type(z) is not np.ndarray or z.ndim != 2 or z.dtype.kind != "f":
             z = self._logits(input)
         t = target if type(target) is np.ndarray else np.asarray(target)
-        if t.ndim == 1:
-            flat = self._flat_index(z, t)
+        labels = t.ndim == 1
+        if labels:
+            flat = self._label_positions(z, t)
         else:
             y = self._dense(z, t, "probabilities")
         # ufunc.reduce instead of z.max()/.sum(): the same C loop without the Python wrappers.
-        m = np.maximum.reduce(z, axis=1, keepdims=True)
+        m = np.maximum.reduce(z, 1, None, None, True)  # (axis=1, keepdims=True), positional: a little cheaper
         probs = z - m  # the shifted logits z - m (all <= 0: exp cannot overflow), made probabilities in place
-        np.exp(probs, out=probs)
-        s = np.add.reduce(probs, axis=1, keepdims=True)
+        np.exp(probs, probs)
+        s = np.add.reduce(probs, 1, None, None, True)
         probs /= s
         self.probs = self._delta = probs
-        if t.ndim == 1:
+        if labels:
             picked = self._picked = probs.ravel()[flat]  # softmax(z)_y of each row
             self._target = flat
             # -sum_n log p_n = -log prod_n p_n: one log, exact while the product is a normal float
-            # (every p_n is then one too); otherwise (very wrong, or many rows) the log-sum-exp form.
+            # (every p_n is then one too, and the loss finite); otherwise (very wrong, or many rows)
+            # the log-sum-exp form below.
             prod = float(np.multiply.reduce(picked))
             if prod >= _TINY.get(probs.dtype, 1.0):
-                return self._finish(z, -math.log(prod))
+                total = -math.log(prod)
+                return total / len(picked) if self.reduction == "mean" else total
             shifted_y = z.ravel()[flat] - m[:, 0]  # z_y - m
             log_s = np.log(s[:, 0])
         else:
@@ -178,17 +181,22 @@ class SoftmaxCrossEntropy(Loss):
         # -sum_i y_i log softmax(z)_i = log sum_j exp(z_j - m) * sum_i y_i - sum_i y_i (z_i - m)
         return self._finish(z, float(np.add.reduce(log_s - shifted_y)))
 
-    def _flat_index(self, z: np.ndarray, labels: np.ndarray) -> np.ndarray:
-        """Positions ``n * C + y_n`` of the (checked) class labels in the flattened (N, C) logits.
+    def _label_positions(self, z: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """Positions ``n * C + y_n`` of the class labels in the flattened (N, C) logits, once checked.
 
         One flat index array picks (or writes) N elements in a fraction of the time
         a ``[rows, labels]`` pair takes.
         """
-        shape = z.shape
+        n, c = shape = z.shape
+        dt = labels.dtype
+        if dt.kind not in "iu" or len(labels) != n:
+            self._class_indices(z, labels)  # raises the error that says what is wrong
+        # Viewed as unsigned, a negative label becomes huge: one max() checks both ends of [0, C).
+        if n and np.maximum.reduce(labels.view(_UNSIGNED[dt.itemsize])) >= c:
+            raise self._bad_labels(z, labels)
         if self._offsets_shape != shape:
-            n, c = self._offsets_shape = shape
+            self._offsets_shape = shape
             self._offsets = np.arange(0, n * c, c)
-        self._class_indices(z, labels)
         return self._offsets + labels
 
     def backward(self, grad_output: float = 1.0) -> np.ndarray:
