@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ShapeError, describe
-from .functional import one_half, sigmoid, softmax
+from .functional import _ONE_HALF, one_half, sigmoid, softmax
 from .layers import as_batch
 from .module import Module
 
@@ -48,8 +48,11 @@ class Sigmoid(_Elementwise):
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
         """``dL/dz = dL/da * a * (1 - a)``, the ``sigma'(z)`` factor of the backward recursion."""
-        a = self._check(grad_output)
-        grad = np.subtract(one_half(a.dtype)[0], a)  # 1 - a, one new array; then in place: g * a * (1 - a)
+        a = self._cache
+        if a is None or grad_output.shape != a.shape:
+            self._check(grad_output)  # raises the error that says what is wrong
+        one = (_ONE_HALF.get(a.dtype) or one_half(a.dtype))[0]
+        grad = np.subtract(one, a)  # 1 - a, one new array; then in place: g * a * (1 - a)
         grad *= a
         grad *= grad_output
         return grad
