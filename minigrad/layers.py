@@ -106,19 +106,10 @@ class Linear(Module):
                 f"{self!r}: backward expected grad_output ({x.shape[0]}, {self.out_features}) to match "
                 f"the last forward, got {describe(grad_output)}"
             )
-        w, b = self.weight, self.bias
-        # Right after zero_grad a gradient is "zero" (None): the result is written straight into
-        # the parameter's gradient buffer, with no zero fill and no add (Parameter.accumulate_*, inlined).
-        if w._grad is None:
-            w._grad = np.matmul(grad_output.T, x, w._buffer)
-        else:
-            w._grad += grad_output.T @ x
-        if b is not None:
-            if b._grad is None:
-                b._grad = np.add.reduce(grad_output, 0, None, b._buffer)
-            else:
-                b._grad += np.add.reduce(grad_output, 0)
-        return grad_output @ w.data if input_grad else None
+        self.weight.accumulate_matmul(grad_output.T, x)
+        if self.bias is not None:
+            self.bias.accumulate_sum(grad_output)
+        return grad_output @ self.weight.data if input_grad else None
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         if len(input_shape) != 1 or input_shape[0] != self.in_features:
