@@ -7,7 +7,9 @@
 Workload: Nielsen-style MLPs (sigmoid hidden layers, softmax cross-entropy, plain SGD) on
 synthetic MNIST-shaped data (fixed seed). Each peer trains for the same number of samples
 per measurement; peers run interleaved (A B C A B C ...) for several rounds; we report the
-median and min..max samples/s and the ratios minigrad / PyTorch and minigrad / NumPy floor.
+median and min..max samples/s of each peer, and the ratios minigrad / PyTorch and minigrad / NumPy
+floor as the median (and min..max) of the per-round ratios: the peers of one round run back to
+back, so each ratio compares them under the same machine state.
 
 Each peer runs in its own worker process (default), so OpenBLAS's and PyTorch's thread pools
 never share a process: measured here, PyTorch at batch 10 ran 33 % slower beside NumPy in one
@@ -316,7 +318,16 @@ def run(args) -> dict:
                             timings[name].append(p.run())
                     row = {"arch": arch, "dtype": dtype, "batch": batch, "samples": samples}
                     for name, values in timings.items():
-                        row[name] = {"median": statistics.median(values), "min": min(values), "max": max(values)}
+                        row[name] = {
+                            "median": statistics.median(values),
+                            "min": min(values),
+                            "max": max(values),
+                            "rounds": values,
+                        }
+                    for name, key in (("numpy_floor", "vs_floor"), ("pytorch", "vs_pytorch")):
+                        if name in timings:  # paired: each round's peers ran back to back, on the same machine state
+                            ratios = [m / o for m, o in zip(timings["minigrad"], timings[name])]
+                            row[key] = {"median": statistics.median(ratios), "min": min(ratios), "max": max(ratios)}
                     results.append(row)
                     print(summary_line(row), flush=True)
     finally:
@@ -329,10 +340,9 @@ def summary_line(row: dict) -> str:
     parts = [f"{str(row['arch']):<20} {row['dtype']:<8} batch {row['batch']:>5}:"]
     for name in PEERS:
         parts.append(f"{name} {row[name]['median'] / 1e3:8.1f}k/s")
-    mg_s = row["minigrad"]["median"]
-    parts.append(f"vs floor {mg_s / row['numpy_floor']['median']:.2f}")
-    if "pytorch" in row:
-        parts.append(f"vs torch {mg_s / row['pytorch']['median']:.2f}")
+    parts.append(f"vs floor {row['vs_floor']['median']:.2f}")
+    if "vs_pytorch" in row:
+        parts.append(f"vs torch {row['vs_pytorch']['median']:.2f}")
     return "  ".join(parts)
 
 
@@ -414,6 +424,7 @@ def environment(same_process: bool) -> dict:
 def markdown(report: dict) -> str:
     names = list(PEERS)
     head = "| arch | dtype | batch | " + " | ".join(f"{n} (samples/s, median [min..max])" for n in names)
+    ratios = ["vs_floor", "vs_pytorch"] if "pytorch" in names else ["vs_floor"]
     head += " | minigrad / floor | minigrad / PyTorch |" if "pytorch" in names else " | minigrad / floor |"
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for row in report["results"]:
@@ -421,9 +432,9 @@ def markdown(report: dict) -> str:
         for n in names:
             r = row[n]
             cells.append(f"{r['median'] / 1e3:,.0f}k [{r['min'] / 1e3:,.0f}..{r['max'] / 1e3:,.0f}]")
-        cells.append(f"{row['minigrad']['median'] / row['numpy_floor']['median']:.2f}")
-        if "pytorch" in names:
-            cells.append(f"{row['minigrad']['median'] / row['pytorch']['median']:.2f}")
+        for key in ratios:
+            r = row[key]
+            cells.append(f"**{r['median']:.2f}** [{r['min']:.2f}..{r['max']:.2f}]")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
