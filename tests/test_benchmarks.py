@@ -19,13 +19,14 @@ def test_peers_compute_the_same_step(arch):
     assert bench_train.check_same_computation(arch) < 1e-12
 
 
-def test_a_tiny_run_reports_paired_ratios(monkeypatch):
+def test_a_tiny_run_reports_every_round_and_the_ratios(monkeypatch):
     monkeypatch.setattr(bench_train, "PAUSE", 0.0)
     args = argparse.Namespace(arch=["784,5,10"], batch=[4], dtype=["float64"], rounds=2, samples=40, same_process=True)
     report = bench_train.run(args)
     (row,) = report["results"]
     assert len(row["minigrad"]["rounds"]) == 2
-    expected = [m / f for m, f in zip(row["minigrad"]["rounds"], row["numpy_floor"]["rounds"])]
-    assert min(expected) <= row["vs_floor"]["median"] <= max(expected)
+    paired = [m / f for m, f in zip(row["minigrad"]["rounds"], row["numpy_floor"]["rounds"])]
+    assert row["vs_floor"]["per_round_min"] == min(paired) and row["vs_floor"]["per_round_max"] == max(paired)
+    assert row["vs_floor"]["of_medians"] == row["minigrad"]["median"] / row["numpy_floor"]["median"]
     table = bench_train.markdown(report)
     assert "| [784, 5, 10] | float64 | 4 |" in table and "minigrad / floor" in table
