@@ -56,6 +56,8 @@ class Loss(Module):
         z = as_batch(self, x)
         if z.ndim != 2:
             raise ShapeError(f"{self!r}: expected input (N, C), got {describe(z)}")
+        if not len(z):
+            raise ShapeError(f"{self!r}: got an empty batch {describe(z)}: a loss needs at least one example")
         return z
 
     def _class_indices(self, z: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -147,7 +149,7 @@ class SoftmaxCrossEntropy(Loss):
     def forward(self, input: Any, target: Any) -> float:
         """Mean (or sum) cross-entropy of ``softmax(input)`` against ``target``; keeps the probabilities."""
         z = input
-        if type(z) is not np.ndarray or z.ndim != 2 or z.dtype.kind != "f":
+        if type(z) is not np.ndarray or z.ndim != 2 or z.dtype.kind != "f" or not len(z):
             z = self._logits(input)
         t = target if type(target) is np.ndarray else np.asarray(target)
         labels = t.ndim == 1
@@ -192,7 +194,7 @@ class SoftmaxCrossEntropy(Loss):
         if dt.kind not in "iu" or len(labels) != n:
             self._class_indices(z, labels)  # raises the error that says what is wrong
         # Viewed as unsigned, a negative label becomes huge: one max() checks both ends of [0, C).
-        if n and np.maximum.reduce(labels.view(_UNSIGNED[dt.itemsize])) >= c:
+        if np.maximum.reduce(labels.view(_UNSIGNED[dt.itemsize])) >= c:
             raise self._bad_labels(z, labels)
         if self._offsets_shape != shape:
             self._offsets_shape = shape

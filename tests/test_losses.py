@@ -140,3 +140,10 @@ def test_bad_input_shape():
         mg.SoftmaxCrossEntropy()(np.array([["a"]]), LABELS)
     with pytest.raises(ValueError, match="reduction"):
         mg.SigmoidBCE(reduction="avg")
+
+
+@pytest.mark.parametrize("loss", [mg.SoftmaxCrossEntropy(), mg.SigmoidBCE(), mg.QuadraticCost()])
+def test_empty_batch_is_a_clear_error(loss):
+    # The mean over zero examples has no value: say so, instead of dividing by zero deep inside.
+    with pytest.raises(mg.ShapeError, match=rf"{type(loss).__name__}\(\): got an empty batch"):
+        loss(np.zeros((0, 3)), np.zeros(0, dtype=np.int64))
