@@ -144,7 +144,6 @@ class SoftmaxCrossEntropy(Loss):
 
     _offsets_shape: tuple[int, ...] = ()
     _offsets: np.ndarray
-    _picked: np.ndarray
 
     def forward(self, input: Any, target: Any) -> float:
         """Mean (or sum) cross-entropy of ``softmax(input)`` against ``target``; keeps the probabilities."""
@@ -165,7 +164,7 @@ class SoftmaxCrossEntropy(Loss):
         probs /= s
         self.probs = self._delta = probs
         if labels:
-            picked = self._picked = probs.ravel()[flat]  # softmax(z)_y of each row
+            picked = probs.ravel()[flat]  # softmax(z)_y of each row
             self._target = flat
             # -sum_n log p_n = -log prod_n p_n: one log, exact while the product is a normal float
             # (every p_n is then one too, and the loss finite); otherwise (very wrong, or many rows)
@@ -210,7 +209,7 @@ class SoftmaxCrossEntropy(Loss):
         grad = probs * scale
         target = self._target
         if target.ndim == 1:
-            grad.ravel()[target] = self._picked * scale - scale  # (p_y - 1) / N at the targets, without building y
+            grad.ravel()[target] -= scale  # (p_y - 1) / N at the targets, without building y
         else:
             grad -= target * scale
         return grad
