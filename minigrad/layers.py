@@ -81,7 +81,7 @@ class Linear(Module):
                 raise self._bad_input(x)
         try:
             out = x @ w.T
-        except ValueError:  # x.shape[1] != in_features: said in our words
+        except ValueError:  # a shape mismatch, said in our words
             raise self._bad_input(x) from None
         self._x = x
         b = self.bias
@@ -90,6 +90,12 @@ class Linear(Module):
         return out
 
     def _bad_input(self, x: np.ndarray) -> ShapeError:
+        w = self.weight.data
+        if x.ndim == 2 and x.shape[1] == self.in_features and w.shape != (self.out_features, self.in_features):
+            return ShapeError(
+                f"{self!r}: its weight has shape {w.shape}, expected ({self.out_features}, {self.in_features}) "
+                "(was .data rebound to an array of another shape?)"
+            )
         return ShapeError(f"{self!r}: expected input (N, {self.in_features}), got {describe(x)}")
 
     def backward(self, grad_output: np.ndarray, input_grad: bool = True) -> np.ndarray | None:

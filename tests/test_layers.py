@@ -107,3 +107,14 @@ def test_sigmoid_keeps_the_dtype_and_its_constants_stay_constant(dtype):
     assert (one.dtype, half.dtype, float(one), float(half)) == (np.dtype(dtype), np.dtype(dtype), 1.0, 0.5)
     with pytest.raises(ValueError, match="read-only"):
         one += 1
+
+
+def test_linear_shape_errors_name_the_culprit():
+    lin = mg.Linear(3, 2, dtype="float64")
+    with pytest.raises(mg.ShapeError, match=r"Linear\(3 -> 2\): expected input \(N, 3\), got shape \(4, 5\)"):
+        lin(np.ones((4, 5)))
+    with pytest.raises(mg.ShapeError, match=r"expected input \(N, 3\), got shape \(3,\)"):
+        lin(np.ones(3))
+    lin.weight.data = np.ones((2, 4))  # rebound to the wrong shape: the input is fine, the weight is not
+    with pytest.raises(mg.ShapeError, match=r"its weight has shape \(2, 4\), expected \(2, 3\)"):
+        lin(np.ones((4, 3)))
