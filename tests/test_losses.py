@@ -147,3 +147,23 @@ def test_empty_batch_is_a_clear_error(loss):
     # The mean over zero examples has no value: say so, instead of dividing by zero deep inside.
     with pytest.raises(mg.ShapeError, match=rf"{type(loss).__name__}\(\): got an empty batch"):
         loss(np.zeros((0, 3)), np.zeros(0, dtype=np.int64))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(1, 40),
+    dtype=st.sampled_from([np.int8, np.int32, np.int64, np.uint8, np.uint64]),
+    bad=st.sampled_from([None, -1, 3, 200]),
+    seed=st.integers(0, 2**16),
+)
+def test_label_range_checked_for_small_and_large_batches(n, dtype, bad, seed):
+    # Small batches are checked in Python, larger ones with one NumPy max over an unsigned view:
+    # both must catch a label below 0 or at/above C, in every integer dtype.
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 3, n).astype(dtype)
+    if bad is not None and not (bad < 0 and np.dtype(dtype).kind == "u"):
+        labels[rng.integers(n)] = np.array(bad).astype(dtype)
+        with pytest.raises(mg.TargetError, match=r"class labels must be in \[0, 3\)"):
+            mg.SoftmaxCrossEntropy()(np.zeros((n, 3)), labels)
+    else:
+        assert mg.SoftmaxCrossEntropy()(np.zeros((n, 3)), labels) == pytest.approx(np.log(3))
