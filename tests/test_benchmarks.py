@@ -28,5 +28,6 @@ def test_a_tiny_run_reports_every_round_and_the_ratios(monkeypatch):
     paired = [m / f for m, f in zip(row["minigrad"]["rounds"], row["numpy_floor"]["rounds"])]
     assert row["vs_floor"]["per_round_min"] == min(paired) and row["vs_floor"]["per_round_max"] == max(paired)
     assert row["vs_floor"]["of_medians"] == row["minigrad"]["median"] / row["numpy_floor"]["median"]
+    assert row["vs_floor"]["of_best"] == max(row["minigrad"]["rounds"]) / max(row["numpy_floor"]["rounds"])
     table = bench_train.markdown(report)
     assert "| [784, 5, 10] | float64 | 4 |" in table and "minigrad / floor" in table
