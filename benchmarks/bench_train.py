@@ -167,7 +167,7 @@ def numpy_floor_peer(arch, dtype, params):
             picked = flat_p[target]
             prod = float(np.multiply.reduce(picked))  # loss = -log prod p_y while that is a normal float
             last_loss[0] = -math.log(prod) / len(xb) if prod >= tiny else float(-np.log(picked).mean())
-            flat_p[target] = picked - one
+            flat_p[target] -= one
             p *= inv_n
             delta = p
             for k in range(len(ws) - 1, -1, -1):
