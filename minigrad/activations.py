@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ShapeError, describe
-from .functional import _ONE_HALF, one_half, sigmoid, softmax
+from .functional import one_half, sigmoid, softmax
 from .layers import as_batch
 from .module import Module
 
@@ -51,7 +51,7 @@ class Sigmoid(_Elementwise):
         a = self._cache
         if a is None or grad_output.shape != a.shape:
             self._check(grad_output)  # raises the error that says what is wrong
-        one = (_ONE_HALF.get(a.dtype) or one_half(a.dtype))[0]
+        one = one_half(a.dtype)[0]
         grad = np.subtract(one, a)  # 1 - a, one new array; then in place: g * a * (1 - a)
         grad *= a
         grad *= grad_output

@@ -36,7 +36,7 @@ def sigmoid(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     The tanh form cannot overflow at any input (the naive form overflows at
     z = -89 in float32), and costs one transcendental per element.
     """
-    one, half = _ONE_HALF.get(z.dtype) or one_half(z.dtype)
+    one, half = one_half(z.dtype)
     out = np.multiply(z, half, out)
     np.tanh(out, out)
     out += one

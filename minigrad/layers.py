@@ -113,18 +113,9 @@ class Linear(Module):
                 f"the last forward, got {describe(grad_output)}"
             )
         w, b = self.weight, self.bias
-        # dL/dW += g.T @ x and dL/db += g.sum(0). Right after zero_grad a gradient is "zero" (None):
-        # the result is then written straight into its buffer, with no zero fill and no add
-        # (what Parameter.accumulate_matmul / accumulate_sum do, inlined: this runs every step).
-        if w._grad is None:
-            w._grad = np.matmul(grad_output.T, x, w._buffer)
-        else:
-            w._grad += grad_output.T @ x
+        w.accumulate_matmul(grad_output.T, x)  # dL/dW += g.T @ x
         if b is not None:
-            if b._grad is None:
-                b._grad = np.add.reduce(grad_output, 0, None, b._buffer)  # g.sum(0), into the buffer
-            else:
-                b._grad += grad_output.sum(0)
+            b.accumulate_sum(grad_output)  # dL/db += g.sum(0)
         return grad_output @ w.data if input_grad else None
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:

@@ -65,10 +65,15 @@ class Loss(Module):
         """Class-index targets (N,) checked against logits (N, C): integers in [0, C)."""
         if t.dtype.kind not in "iu":
             raise TargetError(f"{self!r}: class labels must be integers, got dtype {t.dtype} (use y.astype(np.int64))")
-        if t.shape != (z.shape[0],):
-            raise TargetError(f"{self!r}: expected {z.shape[0]} labels to match input {z.shape}, got {describe(t)}")
-        # Viewed as unsigned, a negative label becomes huge: one max() checks both ends of [0, C).
-        if t.size and np.maximum.reduce(t.view(_UNSIGNED[t.dtype.itemsize])) >= z.shape[1]:
+        n, c = z.shape
+        if t.shape != (n,):
+            raise TargetError(f"{self!r}: expected {n} labels to match input {z.shape}, got {describe(t)}")
+        if n <= _SMALL_BATCH:  # a NumPy reduction costs ~1 us whatever its size; Python's min/max of a short list less
+            values = t.tolist()
+            bad = bool(values) and (min(values) < 0 or max(values) >= c)
+        else:  # viewed as unsigned, a negative label becomes huge: one max() checks both ends of [0, C)
+            bad = np.maximum.reduce(t.view(_UNSIGNED[t.dtype.itemsize])) >= c
+        if bad:
             raise self._bad_labels(z, t)
         return t
 
@@ -189,17 +194,9 @@ class SoftmaxCrossEntropy(Loss):
         One flat index array picks (or writes) N elements in a fraction of the time
         a ``[rows, labels]`` pair takes.
         """
+        self._class_indices(z, labels)
         n, c = shape = z.shape
         dt = labels.dtype
-        if dt.kind not in "iu" or len(labels) != n:
-            self._class_indices(z, labels)  # raises the error that says what is wrong
-        if n <= _SMALL_BATCH:  # a NumPy reduction costs ~1 us whatever its size; Python's min/max of a short list less
-            values = labels.tolist()
-            bad = min(values) < 0 or max(values) >= c
-        else:  # viewed as unsigned, a negative label becomes huge: one max() checks both ends of [0, C)
-            bad = np.maximum.reduce(labels.view(_UNSIGNED[dt.itemsize])) >= c
-        if bad:
-            raise self._bad_labels(z, labels)
         if dt.kind == "u" and dt.itemsize == 8:  # int64 + uint64 would promote to float64: no index
             labels = labels.astype(np.intp)
         if self._offsets_shape != shape:
