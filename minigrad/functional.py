@@ -5,6 +5,7 @@ Each takes and returns NumPy arrays and never warns on overflow.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -15,18 +16,19 @@ import numpy as np
 _ONE_HALF: dict[np.dtype, tuple[np.ndarray, np.ndarray]] = {}
 
 
+@functools.lru_cache(maxsize=256)  # few distinct values recur: learning rates, 1/N of the batch sizes
 def scalar(value: float, dtype: Any) -> np.ndarray:
-    """``value`` as a 0-d array of ``dtype``: the cheapest scalar operand for NumPy (see above)."""
-    return np.array(value, dtype=dtype)
+    """``value`` as a read-only 0-d array of ``dtype``, made once: the cheapest scalar operand (see above)."""
+    c = np.array(value, dtype=dtype)
+    c.flags.writeable = False  # shared by every caller
+    return c
 
 
 def one_half(dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
-    """The constants 1 and 1/2 as read-only 0-d arrays of ``dtype``, made once per dtype."""
+    """The constants 1 and 1/2 as ``scalar``s of ``dtype`` (one dict lookup: the sigmoid asks twice a step)."""
     pair = _ONE_HALF.get(dtype)
     if pair is None:
         pair = _ONE_HALF[dtype] = (scalar(1.0, dtype), scalar(0.5, dtype))
-        for c in pair:
-            c.flags.writeable = False
     return pair
 
 

@@ -209,7 +209,8 @@ class SoftmaxCrossEntropy(Loss):
         probs = self._delta
         if probs is None:
             raise self._not_run()
-        scale = scalar(grad_output / probs.shape[0] if self.reduction == "mean" else grad_output, probs.dtype)
+        scale = float(grad_output) / probs.shape[0] if self.reduction == "mean" else float(grad_output)
+        scale = scalar(scale, probs.dtype)
         grad = probs * scale
         target = self._target
         if target.ndim == 1:

@@ -55,7 +55,9 @@ class Optimizer:
         cached = self._plans.get(id(group))
         if cached is None or cached[0] is not params or cached[1] != len(params) or cached[2] != lr:
             plan = [
-                (item, scalar(lr, item.data.dtype), item.members) if type(item) is Pack else (item, None, (item,))
+                (item, scalar(float(lr), item.data.dtype), item.members)
+                if type(item) is Pack
+                else (item, None, (item,))
                 for item in self._plan(params)
             ]
             cached = self._plans[id(group)] = (params, len(params), lr, plan)
@@ -176,8 +178,7 @@ class SGD(Optimizer):
 
     def step(self) -> None:
         for g in self.param_groups:
-            lr, mom, damp, wd = g["lr"], g["momentum"], g["dampening"], g["weight_decay"]
-            if not mom and not wd:  # plain SGD: p -= lr * grad, skipping gradients still zero since zero_grad
+            if not g["momentum"] and not g["weight_decay"]:  # plain SGD: p -= lr * grad, gradients still zero skipped
                 for item, rate, members in self._plan_of(g):
                     if rate is not None and item.intact():  # every member of the pack at once: data -= lr * grad
                         item.data -= np.multiply(item.grad, rate, item.scratch)
@@ -185,8 +186,9 @@ class SGD(Optimizer):
                     for p in members:
                         grad = p._grad
                         if grad is not None:
-                            p.data -= lr * grad
+                            p.data -= g["lr"] * grad
                 continue
+            lr, mom, damp, wd = g["lr"], g["momentum"], g["dampening"], g["weight_decay"]
             for p in g["params"]:
                 d = p.grad
                 if wd:

@@ -29,6 +29,18 @@ def test_softmax_ce_value_and_delta():
     assert mg.SoftmaxCrossEntropy("sum")(Z, LABELS) == pytest.approx(2 * expected)
 
 
+@pytest.mark.parametrize("grad_output", [2.0, 2, np.float32(2.0), np.array(2.0)])
+def test_loss_backward_scales_by_grad_output_of_any_scalar_kind(grad_output):
+    # The scale becomes a cached read-only 0-d array (functional.scalar): a 0-d ndarray (unhashable)
+    # must work as well as a float, and the cached constant must not be written into.
+    loss = mg.SoftmaxCrossEntropy()
+    loss(Z.astype(np.float32), LABELS)
+    base = loss.backward()
+    np.testing.assert_allclose(loss.backward(grad_output), 2 * base, rtol=1e-6)
+    assert loss.backward(grad_output).dtype == np.float32
+    np.testing.assert_array_equal(loss.backward(), base)
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     n=st.integers(1, 300),

@@ -216,3 +216,14 @@ def test_packed_step_keeps_the_gradient_and_follows_lr_changes():
         np.testing.assert_array_equal(lin.bias.grad, gb)
         np.testing.assert_allclose(lin.weight.data, w0 - np.float32(lr) * gw, rtol=1e-6)
         assert lin.weight.data.dtype == np.float32
+
+
+@pytest.mark.parametrize("lr", [np.float32(0.5), np.array(0.5), 1])
+def test_packed_step_takes_any_scalar_learning_rate(lr):
+    lin = mg.Linear(3, 2, rng=0, dtype="float32")
+    opt = mg.SGD(lin.parameters(), lr=lr)
+    lin(np.ones((2, 3), dtype=np.float32))
+    lin.backward(np.ones((2, 2), dtype=np.float32))
+    w0, gw = lin.weight.data.copy(), lin.weight.grad.copy()
+    opt.step()
+    np.testing.assert_allclose(lin.weight.data, w0 - np.float32(float(lr)) * gw, rtol=1e-6)
