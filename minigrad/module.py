@@ -132,10 +132,11 @@ class Pack:
 
 
 def pack_parameters(*params: Parameter) -> Pack:
-    """Move the parameters' data (copied) and gradient buffers into one contiguous array each.
+    """Move the parameters' data and gradients (copied) into one contiguous array each.
 
-    Call it only while creating the parameters (``Linear`` does, for weight and bias):
-    arrays taken from ``p.data`` before the call are no longer the parameters' storage.
+    Call it only while creating or recasting the parameters (``Linear`` does, for weight
+    and bias; ``Module.to`` does again): arrays taken from ``p.data`` before the call are
+    no longer the parameters' storage.
     """
     dtype = params[0].data.dtype
     sizes = [p.data.size for p in params]
@@ -149,8 +150,10 @@ def pack_parameters(*params: Parameter) -> Pack:
         shape = p.data.shape
         data[offset : offset + n] = p.data.reshape(-1)
         p.data = data[offset : offset + n].reshape(shape)
-        p._buffer = grad[offset : offset + n].reshape(shape)
-        p._grad = None
+        buffer = grad[offset : offset + n].reshape(shape)
+        if p._grad is not None:  # a gradient accumulated so far moves along
+            buffer[...] = p._grad
+        p._buffer, p._grad = buffer, (None if p._grad is None else buffer)
         p._pack = pack
         offset += n
     pack._views = tuple((p, p.data, p._buffer) for p in params)
@@ -298,10 +301,20 @@ class Module:
     def to(self, dtype: Any) -> Module:
         """Cast every parameter (and its gradient) to ``dtype``, in place; returns self."""
         dt = np.dtype(dtype)
+        packs: dict[int, Pack] = {}
         for p in self.parameters():
             if p.data.dtype != dt:
+                grad = p._grad  # None: zero since zero_grad
                 p.data = p.data.astype(dt)
-                p.grad = p.grad.astype(dt)
+                p._buffer = np.zeros_like(p.data)
+                if grad is not None:
+                    p._buffer[...] = grad
+                    p._grad = p._buffer
+                if p._pack is not None:
+                    packs[id(p._pack)] = p._pack
+        for pack in packs.values():  # packed again in the new dtype: the optimizer keeps its one-call update
+            if all(m.data.dtype == dt for m in pack.members):
+                pack_parameters(*pack.members)
         return self
 
     # -- state --------------------------------------------------------------------

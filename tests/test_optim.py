@@ -227,3 +227,29 @@ def test_packed_step_takes_any_scalar_learning_rate(lr):
     w0, gw = lin.weight.data.copy(), lin.weight.grad.copy()
     opt.step()
     np.testing.assert_allclose(lin.weight.data, w0 - np.float32(float(lr)) * gw, rtol=1e-6)
+
+
+def test_to_dtype_packs_again_and_keeps_the_gradient():
+    # Module.to rebinds every parameter; it packs a Linear's weight and bias again in the new
+    # dtype (else every later SGD step would take the slower one-update-per-parameter path).
+    lin = mg.Linear(4, 3, rng=0, dtype="float32")
+    x = np.random.default_rng(0).standard_normal((5, 4))
+    lin(x.astype(np.float32))
+    lin.backward(np.ones((5, 3), dtype=np.float32))
+    grads = lin.weight.grad.astype(np.float64), lin.bias.grad.astype(np.float64)
+    lin.to("float64")
+    w, b = lin.weight, lin.bias
+    assert w.data.dtype == b.data.dtype == w.grad.dtype == np.float64
+    assert w.data.base is b.data.base and w._buffer.base is b._buffer.base  # packed again
+    np.testing.assert_array_equal(w.grad, grads[0])
+    np.testing.assert_array_equal(b.grad, grads[1])
+    opt = mg.SGD(lin.parameters(), lr=0.1)
+    ((item, rate, _),) = opt._plan_of(opt.param_groups[0])
+    assert item is w._pack and item.intact() and rate.dtype == np.float64
+    w0 = w.data.copy()
+    opt.step()
+    np.testing.assert_allclose(w.data, w0 - 0.1 * grads[0])
+    lin.zero_grad()
+    lin(x)
+    lin.backward(np.ones((5, 3)))
+    np.testing.assert_allclose(w.grad, np.ones((3, 5)) @ x)
