@@ -299,7 +299,12 @@ class Module:
         return self.train(False)
 
     def to(self, dtype: Any) -> Module:
-        """Cast every parameter (and its gradient) to ``dtype``, in place; returns self."""
+        """Cast every parameter (and its gradient) to ``dtype``; returns self.
+
+        The parameters get new arrays (an array taken from ``p.data`` before keeps the old
+        dtype and is no longer the parameter's storage); a ``Linear``'s weight and bias are
+        packed together again, so SGD keeps updating them in one call.
+        """
         dt = np.dtype(dtype)
         packs: dict[int, Pack] = {}
         for p in self.parameters():
