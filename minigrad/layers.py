@@ -107,16 +107,22 @@ class Linear(Module):
         x = self._x
         if x is None:
             raise self._not_run()
-        if grad_output.shape != (x.shape[0], self.out_features):
-            raise ShapeError(
-                f"{self!r}: backward expected grad_output ({x.shape[0]}, {self.out_features}) to match "
-                f"the last forward, got {describe(grad_output)}"
-            )
         w, b = self.weight, self.bias
-        w.accumulate_matmul(grad_output.T, x)  # dL/dW += g.T @ x
-        if b is not None:
-            b.accumulate_sum(grad_output)  # dL/db += g.sum(0)
-        return grad_output @ w.data if input_grad else None
+        try:  # a grad_output of the wrong shape fails the first matmul (Parameter.accumulate* checks shapes)
+            w.accumulate_matmul(grad_output.T, x)  # dL/dW += g.T @ x
+            if b is not None:
+                b.accumulate_sum(grad_output)  # dL/db += g.sum(0)
+            return grad_output @ w.data if input_grad else None
+        except (ValueError, AttributeError) as exc:  # said in our words
+            raise self._bad_grad(grad_output, x, exc) from None
+
+    def _bad_grad(self, grad_output: Any, x: np.ndarray, exc: Exception) -> ShapeError:
+        expected = (x.shape[0], self.out_features)
+        if getattr(grad_output, "shape", None) == expected:  # not the shape, then: pass on NumPy's words
+            return ShapeError(f"{self!r}: backward could not use grad_output {describe(grad_output)}: {exc}")
+        return ShapeError(
+            f"{self!r}: backward expected grad_output {expected} to match the last forward, got {describe(grad_output)}"
+        )
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         if len(input_shape) != 1 or input_shape[0] != self.in_features:

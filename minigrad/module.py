@@ -66,27 +66,36 @@ class Parameter:
         self._grad = None
 
     def accumulate(self, value: np.ndarray) -> None:
-        """``grad += value``."""
+        """``grad += value``; ``value`` must have the parameter's shape (ValueError otherwise, never a broadcast)."""
+        self._add(np.asarray(value))
+
+    def accumulate_matmul(self, a: np.ndarray, b: np.ndarray) -> None:
+        """``grad += a @ b``, computed straight into the gradient buffer after ``zero_grad``.
+
+        NumPy raises ValueError if ``a @ b`` does not have the parameter's shape (``out=`` must fit).
+        """
+        if self._grad is None:
+            self._grad = np.matmul(a, b, self._buffer)  # out= given by position: a little cheaper per call
+        else:
+            self._add(a @ b)
+
+    def accumulate_sum(self, g: np.ndarray) -> None:
+        """``grad += g.sum(axis=0)`` (the bias gradient: a sum over the batch); ValueError on a shape mismatch."""
+        # np.add.reduce is np.sum without its Python-level wrapper (a few microseconds per call).
+        if self._grad is None:
+            self._grad = np.add.reduce(g, 0, None, self._buffer)  # (axis=0, dtype=None, out=buffer)
+        else:
+            self._add(np.add.reduce(g, axis=0))
+
+    def _add(self, value: np.ndarray) -> None:
+        # += would broadcast a (1, n) or scalar value over the whole gradient: a silent wrong answer.
+        if value.shape != self.data.shape:
+            raise ValueError(f"Parameter{self.data.shape}: a gradient of shape {value.shape} does not fit")
         if self._grad is None:
             np.copyto(self._buffer, value)
             self._grad = self._buffer
         else:
             self._grad += value
-
-    def accumulate_matmul(self, a: np.ndarray, b: np.ndarray) -> None:
-        """``grad += a @ b``, computed straight into the gradient buffer after ``zero_grad``."""
-        if self._grad is None:
-            self._grad = np.matmul(a, b, self._buffer)  # out= given by position: a little cheaper per call
-        else:
-            self._grad += a @ b
-
-    def accumulate_sum(self, g: np.ndarray) -> None:
-        """``grad += g.sum(axis=0)`` (the bias gradient: a sum over the batch)."""
-        # np.add.reduce is np.sum without its Python-level wrapper (a few microseconds per call).
-        if self._grad is None:
-            self._grad = np.add.reduce(g, 0, None, self._buffer)  # (axis=0, dtype=None, out=buffer)
-        else:
-            self._grad += np.add.reduce(g, axis=0)
 
     @property
     def shape(self) -> tuple[int, ...]:

@@ -179,3 +179,14 @@ def test_label_range_checked_for_small_and_large_batches(n, dtype, bad, seed):
             mg.SoftmaxCrossEntropy()(np.zeros((n, 3)), labels)
     else:
         assert mg.SoftmaxCrossEntropy()(np.zeros((n, 3)), labels) == pytest.approx(np.log(3))
+
+
+def test_label_check_follows_the_number_of_classes_of_each_call():
+    # The small-batch check keeps the set {0, ..., C-1} of the last C: a new C must not reuse it.
+    loss = mg.SoftmaxCrossEntropy()
+    assert loss(np.zeros((4, 10)), np.array([9, 0, 5, 1])) == pytest.approx(np.log(10))
+    with pytest.raises(mg.TargetError, match=r"class labels must be in \[0, 3\), got \[9\]"):
+        loss(np.zeros((4, 3)), np.array([9, 0, 2, 1]))
+    assert loss(np.zeros((2, 3)), np.array([2, 0])) == pytest.approx(np.log(3))
+    with pytest.raises(mg.TargetError, match=r"got \[3\]"):
+        loss(np.zeros((2, 3)), np.array([3, 0]))
