@@ -23,7 +23,7 @@ from .layers import as_batch
 from .module import Module
 
 _UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
-_SMALL_BATCH = 16  # up to here, labels are checked in Python (0.2 us at 10 labels, against 1.2 for NumPy)
+_SMALL_BATCH = 64  # up to here, labels are checked in Python (0.2 us for 10 labels, 0.8 for 64; NumPy's max 1.2)
 # The smallest normal float of each dtype (float16's too; other dtypes take the log-sum-exp path).
 _TINY = {np.dtype(t): float(np.finfo(t).tiny) for t in (np.float16, np.float32, np.float64)}
 

@@ -163,7 +163,7 @@ def test_empty_batch_is_a_clear_error(loss):
 
 @settings(max_examples=60, deadline=None)
 @given(
-    n=st.integers(1, 40),
+    n=st.integers(1, 100),
     dtype=st.sampled_from([np.int8, np.int32, np.int64, np.uint8, np.uint64]),
     bad=st.sampled_from([None, -1, 3, 200]),
     seed=st.integers(0, 2**16),
