@@ -15,7 +15,10 @@ per-round ratios.
 Each peer runs in its own worker process (default), so OpenBLAS's and PyTorch's thread pools
 never share a process: measured here, PyTorch at batch 10 ran 33 % slower beside NumPy in one
 process. The parent still interleaves the segments (A B C A B C ...) and every worker sleeps
-briefly before a segment, so the other workers' spinning BLAS threads have gone quiet.
+briefly before a segment, so the other workers' spinning BLAS threads have gone quiet. Every
+round starts fresh worker processes and runs every configuration once: a process's memory
+layout moves a peer's speed by a few percent for the life of the process, and a disturbance
+of the machine hits one round of many configurations instead of many rounds of one.
 ``--same-process`` runs all peers in this process instead (with the same pause).
 
 Writes a JSON of every measurement and a Markdown table (``--out``).
@@ -24,6 +27,7 @@ Writes a JSON of every measurement and a Markdown table (``--out``).
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.metadata
 import importlib.util
 import json
@@ -206,6 +210,7 @@ def make_batches(x, y, batch, as_torch: bool):
     return out
 
 
+@functools.lru_cache(maxsize=1)  # made once per process: every configuration slices it
 def synthetic_data(n: int = 20_480) -> tuple[np.ndarray, np.ndarray]:
     """MNIST-shaped random data, identical in every process (fixed seed)."""
     rng = np.random.default_rng(0)
@@ -300,48 +305,53 @@ def check_same_computation(arch: list[int]) -> float:
 
 def run(args) -> dict:
     archs = [[int(a) for a in arch.split(",")] for arch in args.arch]
-    batch_sizes = args.batch
-    dtypes = args.dtype
+    configs = []
+    for arch in archs:
+        for dtype in args.dtype:
+            for batch in args.batch:
+                samples = args.samples if batch < 128 else args.samples * 2
+                configs.append((arch, dtype, batch, min(samples, 20_480) // batch * batch))
     checks = {str(a): check_same_computation(a) for a in archs if a[0] == 784}
-    peers = {name: (InProcess(name) if args.same_process else Worker(name)) for name in PEERS}
-    results = []
-    try:
-        for arch in archs:
-            for dtype in dtypes:
-                for batch in batch_sizes:
-                    samples = args.samples if batch < 128 else args.samples * 2
-                    samples = min(samples, 20_480) // batch * batch
-                    for p in peers.values():
-                        p.setup(arch, dtype, batch, samples)
-                    timings: dict[str, list[float]] = {name: [] for name in peers}
-                    for _ in range(args.rounds):
-                        for name, p in peers.items():
-                            timings[name].append(p.run())
-                    row = {"arch": arch, "dtype": dtype, "batch": batch, "samples": samples}
-                    for name, values in timings.items():
-                        row[name] = {
-                            "median": statistics.median(values),
-                            "min": min(values),
-                            "max": max(values),
-                            "rounds": values,
-                        }
-                    for name, key in (("numpy_floor", "vs_floor"), ("pytorch", "vs_pytorch")):
-                        if name in timings:
-                            # The ratio of the medians (robust to a disturbed segment of either peer), and the
-                            # spread of the per-round ratios (each round's peers ran back to back).
-                            paired = [m / o for m, o in zip(timings["minigrad"], timings[name])]
-                            row[key] = {
-                                "of_medians": row["minigrad"]["median"] / row[name]["median"],
-                                "of_best": row["minigrad"]["max"] / row[name]["max"],  # the least disturbed segments
-                                "per_round_min": min(paired),
-                                "per_round_max": max(paired),
-                            }
-                    results.append(row)
-                    print(summary_line(row), flush=True)
-    finally:
-        for p in peers.values():
-            p.stop()
+    timings: list[dict[str, list[float]]] = [{name: [] for name in PEERS} for _ in configs]
+    for r in range(args.rounds):
+        # Fresh worker processes every round: where a process's code and data happen to lie in memory moves
+        # a peer's speed by a few percent for the whole life of the process (measured: the floor's step at
+        # batch 128 took 187 to 203 us in different processes running the same code), so one process per peer
+        # for the whole run would bake that luck into every ratio. Over the rounds it averages out.
+        peers = {name: (InProcess(name) if args.same_process else Worker(name)) for name in PEERS}
+        try:
+            for config, times in zip(configs, timings):
+                for p in peers.values():
+                    p.setup(*config)
+                for name, p in peers.items():  # interleaved: A B C here, again in every round
+                    times[name].append(p.run())
+        finally:
+            for p in peers.values():
+                p.stop()
+        print(f"round {r + 1}/{args.rounds} done", flush=True)
+    results = [result_row(config, times) for config, times in zip(configs, timings)]
+    for row in results:
+        print(summary_line(row), flush=True)
     return {"results": results, "same_computation_max_abs_diff": checks}
+
+
+def result_row(config: tuple, timings: dict[str, list[float]]) -> dict:
+    arch, dtype, batch, samples = config
+    row = {"arch": arch, "dtype": dtype, "batch": batch, "samples": samples}
+    for name, values in timings.items():
+        row[name] = {"median": statistics.median(values), "min": min(values), "max": max(values), "rounds": values}
+    for name, key in (("numpy_floor", "vs_floor"), ("pytorch", "vs_pytorch")):
+        if name in timings:
+            # The ratio of the medians (robust to a disturbed segment of either peer), of the best segments
+            # (the least disturbed), and the spread of the per-round ratios (each round's peers ran back to back).
+            paired = [m / o for m, o in zip(timings["minigrad"], timings[name])]
+            row[key] = {
+                "of_medians": row["minigrad"]["median"] / row[name]["median"],
+                "of_best": row["minigrad"]["max"] / row[name]["max"],
+                "per_round_min": min(paired),
+                "per_round_max": max(paired),
+            }
+    return row
 
 
 def summary_line(row: dict) -> str:
