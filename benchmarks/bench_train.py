@@ -47,7 +47,10 @@ import numpy as np
 import minigrad as mg
 
 PAUSE = 0.15  # seconds of quiet before each measured segment (thread-pool contention, see above)
-WARMUP_BATCHES = 20  # untimed steps right before each measured segment
+# Untimed steps right before each measured segment: 20, or fewer for large batches (at most 2,000 samples,
+# at least 2 steps): 20 steps of batch 1024 took five times as long as the quick mode's measured segment.
+WARMUP_BATCHES = 20
+WARMUP_SAMPLES = 2_000
 LR = 0.05
 
 
@@ -227,13 +230,14 @@ class Segment:
         self.samples = samples
         self.train = PEERS[name](arch, dt, init_params(arch, dt))[0]
         self.data = make_batches(x, y[:samples], batch, name == "pytorch")
-        self.train(self.data[:20])  # warm-up: allocations, first-call costs
+        self.warmup = self.data[: max(2, min(WARMUP_BATCHES, WARMUP_SAMPLES // batch))]
+        self.train(self.warmup)  # warm-up: allocations, first-call costs
 
     def run(self) -> float:
         time.sleep(PAUSE)
         # The pause lets other processes' BLAS threads go quiet, but it also leaves this one's caches and
         # branch predictors cold: a few untimed steps first, so the segment measures the steady state.
-        self.train(self.data[:WARMUP_BATCHES])
+        self.train(self.warmup)
         start = time.perf_counter()
         self.train(self.data)
         return self.samples / (time.perf_counter() - start)
