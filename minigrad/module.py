@@ -131,8 +131,9 @@ class Pack:
     def intact(self) -> bool:
         """True while every member still uses its view of the pack and holds a gradient written since zero_grad.
 
-        Rebinding ``p.data`` or ``p.grad`` (``Module.to``, a user's assignment) breaks the pack
-        for good; the optimizer then updates the members one by one, which is always correct.
+        Rebinding ``p.data`` or ``p.grad`` (a user's assignment) breaks the pack for good; the
+        optimizer then updates the members one by one, which is always correct. (``Module.to``
+        makes a new pack.)
         """
         for p, data, grad in self._views:  # noqa: SIM110 (a plain loop: all() with a generator is slower here)
             if p.data is not data or p._grad is not grad:
@@ -159,10 +160,10 @@ def pack_parameters(*params: Parameter) -> Pack:
         shape = p.data.shape
         data[offset : offset + n] = p.data.reshape(-1)
         p.data = data[offset : offset + n].reshape(shape)
-        buffer = grad[offset : offset + n].reshape(shape)
-        if p._grad is not None:  # a gradient accumulated so far moves along
-            buffer[...] = p._grad
-        p._buffer, p._grad = buffer, (None if p._grad is None else buffer)
+        before = p._grad
+        p._buffer, p._grad = grad[offset : offset + n].reshape(shape), None
+        if before is not None:  # a gradient accumulated so far moves along
+            p.accumulate(before)
         p._pack = pack
         offset += n
     pack._views = tuple((p, p.data, p._buffer) for p in params)
@@ -318,12 +319,11 @@ class Module:
         packs: dict[int, Pack] = {}
         for p in self.parameters():
             if p.data.dtype != dt:
-                grad = p._grad  # None: zero since zero_grad
+                before = p._grad  # None: zero since zero_grad
                 p.data = p.data.astype(dt)
-                p._buffer = np.zeros_like(p.data)
-                if grad is not None:
-                    p._buffer[...] = grad
-                    p._grad = p._buffer
+                p._buffer, p._grad = np.zeros_like(p.data), None
+                if before is not None:
+                    p.accumulate(before)
                 if p._pack is not None:
                     packs[id(p._pack)] = p._pack
         for pack in packs.values():  # packed again in the new dtype: the optimizer keeps its one-call update
