@@ -1,6 +1,6 @@
 """Training throughput of minigrad against PyTorch (CPU) and a plain-NumPy floor, interleaved in rounds.
 
-    python benchmarks/bench_train.py            # full: 2 archs x 4 batch sizes x 2 dtypes, 5 rounds
+    python benchmarks/bench_train.py            # full: 2 archs x 4 batch sizes x 2 dtypes, 9 rounds
     python benchmarks/bench_train.py --quick    # under a minute: fewer samples, 3 rounds
     make bench                                  # the quick mode, after the set-up
 
@@ -251,8 +251,8 @@ def build_segments(names: tuple[str, ...], config: tuple, layout_seed: int | Non
     With a ``layout_seed`` the peers are built in a shuffled order, each after a random number of
     heap allocations. Where a loop's arrays land relative to each other moves its speed by several
     percent, and for a given code and allocation order it lands the same way in every process
-    (measured here at batch 128: minigrad / floor 0.89 built first, 0.93 built second, over whole
-    runs; 0.83 to 1.01 over eight random layouts). Randomising the layout every round turns that
+    (measured here at batch 128: minigrad / floor 0.89 to 0.93 when minigrad was built first, 0.93
+    to 0.97 when the floor was; 0.83 to 1.01 over eight random layouts). Randomising it every round turns that
     fixed luck into spread, which the median over the rounds averages out (the idea of Stabilizer,
     Curtsinger and Berger, ASPLOS 2013). ``None`` keeps the fixed order and no padding.
     """
@@ -537,7 +537,7 @@ def main() -> None:
     args.arch = args.arch or ["784,30,10", "784,256,256,10"]
     args.batch = args.batch or [10, 32, 128, 1024]
     args.dtype = args.dtype or ["float32", "float64"]
-    args.rounds = args.rounds or (3 if args.quick else 5)
+    args.rounds = args.rounds or (3 if args.quick else 9)
     args.samples = args.samples or (2_000 if args.quick else 10_000)
     report = {"environment": environment(args.processes), "args": vars(args), "import_seconds": import_time()}
     print(json.dumps(report["environment"]), flush=True)
