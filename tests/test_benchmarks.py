@@ -58,3 +58,16 @@ def test_a_layout_seed_shuffles_the_build_order_and_pads_the_heap(monkeypatch):
         assert segments == {n: n for n in names} and len(padding) >= 2  # at least one array before each peer
         orders.add(tuple(built))
     assert orders == {names, names[::-1]}  # both orders occur over the rounds
+
+
+def test_the_worker_processes_run_every_peer(monkeypatch):
+    # The default set-up: minigrad and the floor in one spawned worker, PyTorch (when installed) in another.
+    monkeypatch.setattr(bench_train, "PAUSE", 0.0)
+    args = argparse.Namespace(
+        arch=["784,5,10"], batch=[8], dtype=["float32"], rounds=1, samples=16, processes="numpy-shared"
+    )
+    args.fixed_layout = False
+    (row,) = bench_train.run(args)["results"]
+    for name in bench_train.PEERS:
+        (speed,) = row[name]["rounds"]
+        assert speed > 0
