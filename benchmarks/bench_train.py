@@ -8,9 +8,10 @@ Workload: Nielsen-style MLPs (sigmoid hidden layers, softmax cross-entropy, plai
 synthetic MNIST-shaped data (fixed seed). Each peer trains for the same number of samples
 per measurement; peers run interleaved (A B C A B C ...) for several rounds; we report the
 median and min..max samples/s of each peer, and the ratios minigrad / PyTorch and minigrad / NumPy
-floor of those medians and of the best segments (on a shared machine noise only slows a segment down,
-so the best ones are the least disturbed). The JSON also keeps every round and the spread of the
-per-round ratios.
+floor: the median of the per-round ratios (the headline: each round's segments ran back to back),
+and the ratio of the best segments (on a shared machine noise only slows a segment down, so the
+best ones are the least disturbed). The JSON also has the ratio of the medians, every round and the
+spread of the per-round ratios.
 
 Worker processes (default ``--processes numpy-shared``): minigrad and the NumPy floor share one,
 PyTorch has its own, so OpenBLAS's and PyTorch's thread pools never share a process (measured here,
@@ -20,8 +21,9 @@ and CPU placement move a NumPy loop's speed by several percent for the life of t
 process each that luck entered the minigrad / floor ratio twice. The parent interleaves the segments
 (A B C A B C ...) and every worker sleeps briefly before a segment, so the other workers' spinning BLAS
 threads have gone quiet. Every round starts fresh worker processes and runs every configuration once,
-so a disturbance of the machine hits one round of many configurations instead of many rounds of one.
-``--processes per-peer`` gives every peer its own worker, ``--processes one`` runs all in this process.
+on a new random memory layout (``build_segments``; ``--fixed-layout`` turns that off), so neither a
+layout's luck nor a disturbance of the machine sticks to one configuration. ``--processes per-peer``
+gives every peer its own worker, ``--processes one`` runs all in this process.
 
 Writes a JSON of every measurement and a Markdown table (``--out``).
 """
@@ -358,10 +360,10 @@ def run(args) -> dict:
     timings: list[dict[str, list[float]]] = [{name: [] for name in PEERS} for _ in configs]
     groups = process_groups(args.processes)
     for r in range(args.rounds):
-        # Fresh worker processes every round: where a process's code and data happen to lie in memory moves
-        # a peer's speed by a few percent for the whole life of the process (measured: the floor's step at
-        # batch 128 took 187 to 203 us in different processes running the same code), so one process per peer
-        # for the whole run would bake that luck into every ratio. Over the rounds it averages out.
+        # Fresh worker processes every round, and a new random layout (build_segments) for every configuration:
+        # where a loop's arrays lie moves its speed by several percent for the life of a process (measured: the
+        # floor's step at batch 128 took 187 to 203 us in different processes), and a fixed allocation order
+        # would lay them out the same way in every process. Over the rounds the luck averages out.
         hosts = [InProcess(g) if args.processes == "one" else Worker(g) for g in groups]
         host_of = {name: host for host, g in zip(hosts, groups) for name in g}
         try:
