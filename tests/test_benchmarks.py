@@ -45,6 +45,12 @@ def test_numpy_peers_share_a_process_and_pytorch_has_its_own():
     assert bench_train.process_groups("one") == [tuple(bench_train.PEERS)]
 
 
+def test_without_pytorch_the_numpy_peers_are_the_one_worker(monkeypatch):
+    peers = {k: v for k, v in bench_train.PEERS.items() if k != "pytorch"}
+    monkeypatch.setattr(bench_train, "PEERS", peers)
+    assert bench_train.process_groups("numpy-shared") == [("minigrad", "numpy_floor")]
+
+
 def test_a_layout_seed_shuffles_the_build_order_and_pads_the_heap(monkeypatch):
     built = []
     monkeypatch.setattr(bench_train, "Segment", lambda name, *config: built.append(name) or name)
