@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ShapeError, describe
-from .functional import one_half, sigmoid, softmax
+from .errors import ShapeError
+from .kernels import sigmoid, softmax
 from .layers import as_batch
 from .module import Module
 
@@ -17,45 +17,36 @@ class _Elementwise(Module):
 
     _cache: np.ndarray | None = None
 
-    def _trainable(self) -> bool:
-        return False  # no parameters: backward only passes the gradient on
+    def _has_parameters(self) -> bool:
+        return False  # backward only passes the gradient on
 
-    def _check(self, grad_output: np.ndarray) -> np.ndarray:
+    def _check(self, grad_output: Any) -> np.ndarray:
+        """``grad_output``, checked against the shape of the last forward (the cache's shape)."""
         cache = self._cache
-        if cache is None:
-            raise self._not_run()
-        if grad_output.shape != cache.shape:
-            raise ShapeError(
-                f"{self!r}: backward expected grad_output of shape {cache.shape} to match the last forward, "
-                f"got {describe(grad_output)}"
-            )
-        return cache
+        return self._check_grad(grad_output, None if cache is None else cache.shape)
 
 
 class Sigmoid(_Elementwise):
-    """``a = 1 / (1 + exp(-z))``, without overflow at any input.
+    """``a = 1 / (1 + exp(-z))``, without overflow at any input (``kernels.sigmoid``).
 
-    Backward: ``dL/dz = dL/da * a * (1 - a)``, from the output ``a`` kept by forward.
+    Inputs / Returns: z (N, ...) -> a, same shape. Backward, with ``g = dL/da``::
+
+        dL/dz = g * a * (1 - a)      (sigma'(z) = a (1 - a), from the output a kept by forward)
     """
 
     def forward(self, x: Any) -> np.ndarray:
-        """``a = sigmoid(z)``, same shape as ``z``; keeps ``a`` (the derivative is ``a * (1 - a)``)."""
+        """``a = sigmoid(z)``; keeps ``a``."""
         if type(x) is not np.ndarray or x.dtype.kind != "f":
             x = as_batch(self, x)
         a = sigmoid(x)
         self._cache = a
         return a
 
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+    def backward(self, grad_output: Any) -> np.ndarray:
         """``dL/dz = dL/da * a * (1 - a)``, the ``sigma'(z)`` factor of the backward recursion."""
+        g = self._check(grad_output)
         a = self._cache
-        if a is None or grad_output.shape != a.shape:
-            self._check(grad_output)  # raises the error that says what is wrong
-        one = one_half(a.dtype)[0]
-        grad = np.subtract(one, a)  # 1 - a, one new array; then in place: g * a * (1 - a)
-        grad *= a
-        grad *= grad_output
-        return grad
+        return g * a * (1.0 - a)
 
 
 class Tanh(_Elementwise):
@@ -67,13 +58,11 @@ class Tanh(_Elementwise):
         self._cache = a
         return a
 
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+    def backward(self, grad_output: Any) -> np.ndarray:
         """``dL/dz = dL/da * (1 - a**2)``."""
-        a = self._check(grad_output)
-        grad = a * a
-        np.subtract(1.0, grad, out=grad)
-        grad *= grad_output
-        return grad
+        g = self._check(grad_output)
+        a = self._cache
+        return g * (1.0 - a * a)
 
 
 class ReLU(_Elementwise):
@@ -85,9 +74,9 @@ class ReLU(_Elementwise):
         self._cache = z > 0
         return np.maximum(z, 0)
 
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+    def backward(self, grad_output: Any) -> np.ndarray:
         """``dL/dz = dL/da * [z > 0]``."""
-        return grad_output * self._check(grad_output)
+        return self._check(grad_output) * self._cache
 
 
 class LeakyReLU(_Elementwise):
@@ -104,9 +93,9 @@ class LeakyReLU(_Elementwise):
         self._cache = slope
         return z * slope
 
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+    def backward(self, grad_output: Any) -> np.ndarray:
         """``dL/dz = dL/da * slope``."""
-        return grad_output * self._check(grad_output)
+        return self._check(grad_output) * self._cache
 
     def get_config(self) -> dict[str, Any]:
         return {"negative_slope": self.negative_slope}
@@ -136,10 +125,11 @@ class Softmax(_Elementwise):
         self._cache = s
         return s
 
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+    def backward(self, grad_output: Any) -> np.ndarray:
         """Jacobian-vector product ``s * (g - sum(g * s))`` along ``dim``."""
-        s = self._check(grad_output)
-        gs = grad_output * s
+        g = self._check(grad_output)
+        s = self._cache
+        gs = g * s
         return gs - s * gs.sum(axis=self.dim, keepdims=True)
 
     def get_config(self) -> dict[str, Any]:

@@ -25,15 +25,19 @@ class Sequential(Module):
     ``len``, indexing, slicing (a new Sequential sharing the modules), iteration
     and ``append`` work as on ``torch.nn.Sequential``. Child ``i`` is named
     ``"i"``, so parameters are keyed ``"0.weight"``, ``"2.bias"``.
+
+    Backward returns ``dL/dinput`` only when ``needs_input_grad`` is set (default
+    ``False``: the input of a network is its data). Then the leading children without
+    parameters are not run at all, and the first one with parameters is told it need
+    not compute its own input gradient.
     """
 
-    can_skip_input_grad = True
+    needs_input_grad = False
 
     def __init__(self, *modules: Module) -> None:
         super().__init__()
         # The children in order (also attributes "0", "1", ...): a tuple, so forward/backward loop without a dict scan.
         self._layers: tuple[Module, ...] = ()
-        self._grad_flow: list[Any] | None = None
         for m in modules:
             self.append(m)
 
@@ -44,7 +48,8 @@ class Sequential(Module):
 
     def forward(self, x: Any) -> Any:
         """Apply the children in order."""
-        self._grad_flow = None  # no backward for this forward yet
+        if self.retains_grad:
+            self.grad_flow = None  # no backward for this forward yet
         i = 0
         try:
             for i, m in enumerate(self._layers):  # noqa: B007 (i names the failing child below)
@@ -54,39 +59,38 @@ class Sequential(Module):
             raise
         return x
 
-    def backward(self, grad_output: Any, input_grad: bool = True) -> Any:
-        """Run the children's backward in reverse; return dL/dinput (None when ``input_grad=False``).
-
-        With ``input_grad=False`` the leading children without parameters are skipped and
-        the first trainable child is asked not to compute its own input gradient.
-        """
+    def backward(self, grad_output: Any) -> Any:
+        """Run the children's backward in reverse; return dL/dinput, or None unless ``needs_input_grad``."""
         layers = self._layers
-        n = len(layers)
-        first = 0  # the last child whose backward runs
-        if not input_grad:
-            while first < n and not layers[first]._trainable():
+        wanted = self.needs_input_grad
+        first = 0  # the last child whose backward runs: with no input gradient wanted, the first with parameters
+        if not wanted:
+            while first < len(layers) and not layers[first]._has_parameters():
                 first += 1
-        # flow[i] = dL/d(input of child i); flow[n] = the grad_output given. Kept for draw(gradients=True).
-        flow: list[Any] = [None] * n
-        flow.append(grad_output)
-        i = n - 1
+        # flow[i] = dL/d(input of child i); flow[n] = the grad_output given (kept for draw after retain_grad()).
+        flow: list[Any] | None = [None] * len(layers) + [grad_output] if self.retains_grad else None
+        i = len(layers) - 1
         try:
-            while i > first:
-                grad_output = flow[i] = layers[i].backward(grad_output)
-                i -= 1
-            if i == first:  # (unless no child runs at all)
+            while i >= first:
                 layer = layers[i]
-                if input_grad:
-                    grad_output = flow[i] = layer.backward(grad_output)
-                elif layer.can_skip_input_grad:
-                    layer.backward(grad_output, input_grad=False)
-                else:
-                    layer.backward(grad_output)
+                if i > first or wanted:
+                    layer.needs_input_grad = True
+                    grad_output = layer.backward(grad_output)
+                else:  # only for this call: the child called on its own later keeps its default
+                    layer.needs_input_grad = False
+                    try:
+                        grad_output = layer.backward(grad_output)
+                    finally:
+                        layer.__dict__.pop("needs_input_grad", None)
+                if flow is not None:
+                    flow[i] = grad_output
+                i -= 1
         except Exception as exc:
             annotate(exc, f"Sequential[{i}]")
             raise
-        self._grad_flow = flow
-        return grad_output if input_grad else None
+        if flow is not None:
+            self.grad_flow = flow
+        return grad_output if wanted else None
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         shape = tuple(input_shape)

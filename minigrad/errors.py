@@ -1,8 +1,10 @@
-"""The error types minigrad raises.
+"""The error types minigrad raises: one policy.
 
-Every error a user can act on is a subclass of :class:`MinigradError`, and the
-input errors are also :class:`ValueError`, so ``except ValueError`` keeps working.
-Messages name the module, what it expected and what it got.
+Every error a user can act on is a subclass of :class:`MinigradError` that also
+subclasses the built-in type Python users expect (``ValueError`` for bad values and
+shapes, ``TypeError`` for wrong types, ``RuntimeError`` for calls out of order), so
+``except ValueError`` keeps working. Messages name the module or function, what it
+expected and what it got.
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ class StateDictError(MinigradError, ValueError):
 
 class CheckpointError(MinigradError, ValueError):
     """A saved file is missing, truncated, corrupt or of an unknown format."""
+
+
+class HyperParameterError(MinigradError, ValueError):
+    """A hyper-parameter (learning rate, momentum, betas, eps, ...) is NaN, of the wrong type or out of range."""
 
 
 class GraphError(MinigradError, ValueError):

@@ -172,7 +172,7 @@ class Graph(Module):
     Parameters are keyed by node name: ``"linear_1.weight"``.
     """
 
-    can_skip_input_grad = True
+    needs_input_grad = False
 
     def __init__(self, inputs: Any, outputs: Any) -> None:
         super().__init__()
@@ -196,8 +196,6 @@ class Graph(Module):
         ]
         self._names = [n.name for n in self.inputs + self.nodes]
         self._output_positions = [position[id(o)] for o in self.outputs]
-        self._grad_flow: dict[tuple[int, int], Any] | None = None
-        self._grad_outputs: tuple[Any, ...] | None = None
 
     def _topological_order(self) -> list[Node]:
         """Nodes that the outputs depend on, each after its parents; refuses shared modules and foreign inputs."""
@@ -266,7 +264,8 @@ class Graph(Module):
         """Run every node in topological order; one array per input in, one (or a tuple) out."""
         if len(xs) != len(self.inputs):
             raise ShapeError(f"Graph: expected {len(self.inputs)} input array(s), got {len(xs)}")
-        self._grad_flow = None
+        if self.retains_grad:
+            self.grad_flow = None
         values: list[Any] = [None] * len(self._names)
         for i, (node, x) in enumerate(zip(self.inputs, xs)):
             x = as_batch(self, x)
@@ -282,48 +281,50 @@ class Graph(Module):
         outs = tuple(values[p] for p in self._output_positions)
         return outs[0] if len(outs) == 1 else outs
 
-    def backward(self, *grad_outputs: Any, input_grad: bool = True) -> Any:
-        """One gradient per output in; dL/dinput out (a tuple for several inputs).
+    def backward(self, *grad_outputs: Any) -> Any:
+        """One gradient per output in; dL/dinput out (a tuple for several inputs) when ``needs_input_grad``.
 
-        With ``input_grad=False`` nothing is returned and only the nodes that lead to a
-        parameter run their backward.
+        By default (``needs_input_grad`` False) nothing is returned and only the nodes that
+        lead to a parameter run their backward, each told whether its input gradient is needed.
         """
         if len(grad_outputs) != len(self.outputs):
             raise ShapeError(f"Graph: expected {len(self.outputs)} output gradient(s), got {len(grad_outputs)}")
+        wanted = self.needs_input_grad
         n_in = len(self.inputs)
-        needed = [input_grad] * n_in + [False] * len(self._plan)  # does anyone need dL/d(value at pos)?
+        needed = [wanted] * n_in + [False] * len(self._plan)  # does anyone need dL/d(value at pos)?
         for module, parents, pos in self._plan:
-            needed[pos] = module._trainable() or any(needed[p] for p in parents if p >= n_in)
+            needed[pos] = module._has_parameters() or any(needed[p] for p in parents)
         grads: list[Any] = [None] * len(self._names)
         for pos, g in zip(self._output_positions, grad_outputs):
             grads[pos] = g if grads[pos] is None else grads[pos] + g
-        flow: dict[tuple[int, int], Any] = {}  # (parent position, node position) -> gradient on that edge
+        flow: dict[tuple[int, int], Any] | None = {} if self.retains_grad else None  # (parent, node) -> gradient
         for module, parents, pos in reversed(self._plan):
             if not needed[pos]:
                 continue
-            wanted = [needed[p] for p in parents]
+            wants = [needed[p] for p in parents]
+            module.needs_input_grad = any(wants)
             try:
-                if any(wanted):
-                    back = module.backward(grads[pos])  # every node feeds an output: its gradient has arrived
-                elif module.can_skip_input_grad:
-                    module.backward(grads[pos], input_grad=False)
-                    continue
-                else:
-                    module.backward(grads[pos])
-                    continue
+                back = module.backward(grads[pos])  # every node feeds an output: its gradient has arrived
             except Exception as exc:
                 annotate(exc, f"Graph node {self._names[pos]!r}")
                 raise
+            finally:
+                if not module.needs_input_grad:  # only for this call: on its own, the module keeps its default
+                    del module.needs_input_grad
+            if not any(wants):
+                continue
             back = back if isinstance(back, tuple) else (back,)
-            for p, gp, want in zip(parents, back, wanted):
+            for p, gp, want in zip(parents, back, wants):
                 if not want:
                     continue
-                flow[(p, pos)] = gp
+                if flow is not None:
+                    flow[(p, pos)] = gp
                 # Not +=: gp may be an array another module also holds (Add returns grad_output itself).
                 grads[p] = gp if grads[p] is None else grads[p] + gp
-        self._grad_flow = flow
-        self._grad_outputs = grad_outputs
-        if not input_grad:
+        if flow is not None:
+            self.grad_flow = flow
+            self.grad_outputs = grad_outputs
+        if not wanted:
             return None
         result = tuple(grads[:n_in])
         return result[0] if n_in == 1 else result
@@ -378,7 +379,7 @@ class Graph(Module):
             inner = Cluster(name, f"{name} (Graph)")
             cluster.members.append(inner)
         traced: list[Any] = [(s[0], s[1]) for s in srcs] + [None] * len(self._plan)
-        flow = self._grad_flow or {}
+        flow = getattr(self, "grad_flow", None) or {}
         for module, parents, pos in self._plan:
             child_srcs = [(*traced[p], flow.get((p, pos))) for p in parents]
             label = f"{name}.{self._names[pos]}" if name else self._names[pos]

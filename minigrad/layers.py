@@ -1,4 +1,10 @@
-"""Layers with no nonlinearity of their own: ``Linear``, ``Flatten``, ``Dropout``, ``Identity``."""
+"""Layers with no nonlinearity of their own: ``Linear``, ``Flatten``, ``Dropout``, ``Identity``.
+
+``Linear`` is the model to copy when writing a layer: the math of the backward and the
+shapes in the docstring, forward keeps what backward needs, backward checks
+``grad_output`` against the last forward, adds parameter gradients, and returns
+``dL/dinput`` unless ``needs_input_grad`` is false (see ``Module``).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,8 @@ import numpy as np
 
 from .errors import ShapeError, describe
 from .init import as_float_dtype, get_rng, initialise
-from .module import Module, Parameter, pack_parameters
+from .kernels import add_batch_sum, add_matmul
+from .module import Module, Parameter
 
 
 def as_batch(module: Module, x: Any, dtype: np.dtype | None = None) -> np.ndarray:
@@ -28,26 +35,24 @@ def as_batch(module: Module, x: Any, dtype: np.dtype | None = None) -> np.ndarra
 
 
 class Linear(Module):
-    """Affine map ``y = x @ W.T + b``.
+    """Affine map ``y = x @ W.T + b``, printed as ``Linear(784 -> 30)``.
 
-    Shapes: ``x`` (N, in_features) -> ``y`` (N, out_features); ``W`` (out, in), ``b`` (out,).
+    Inputs / Returns of forward:
+        x: (N, in_features)
+        y: (N, out_features)
+    Parameters: ``weight`` W (out_features, in_features), ``bias`` b (out_features,).
 
-    Backward, with ``g = dL/dy`` of shape (N, out)::
+    Backward, with ``g = dL/dy`` of shape (N, out_features), for ``y_nj = sum_i x_ni W_ji + b_j``::
 
-        dL/dW += g.T @ x        (out, in)
-        dL/db += g.sum(axis=0)  (out,)
-        dL/dx  = g @ W          (N, in)
+        dL/dW += g.T @ x        (out, in):  dL/dW_ji = sum_n g_nj x_ni
+        dL/db += g.sum(axis=0)  (out,):     dL/db_j  = sum_n g_nj
+        dL/dx  = g @ W          (N, in):    dL/dx_ni = sum_j g_nj W_ji   (only if needs_input_grad)
 
     ``init`` names the initialiser: ``"pytorch"`` (default, U(+-1/sqrt(in)) as
     ``torch.nn.Linear``), ``"normal"`` (N(0, 1), Nielsen chapter 1),
     ``"scaled_normal"`` (N(0, 1/in), Nielsen chapter 3), ``"xavier_uniform"``,
     ``"xavier_normal"``, ``"he_uniform"``, ``"he_normal"``.
     """
-
-    can_skip_input_grad = True
-
-    def _trainable(self) -> bool:
-        return True
 
     def __init__(
         self,
@@ -68,61 +73,40 @@ class Linear(Module):
         w, b = initialise(init, get_rng(rng), self.out_features, self.in_features, as_float_dtype(dtype))
         self.weight = Parameter(w)
         self.bias = Parameter(b) if bias else None
-        if self.bias is not None:
-            pack_parameters(self.weight, self.bias)  # one buffer each for data and grads: a one-call SGD step
         self._x: np.ndarray | None = None
 
     def forward(self, x: Any) -> np.ndarray:
         """``x`` (N, in_features) -> ``x @ W.T + b`` (N, out_features); keeps ``x`` for backward."""
         w = self.weight.data
-        if type(x) is not np.ndarray or x.dtype is not w.dtype or x.ndim != 2:  # `is`: the fast check
+        if type(x) is not np.ndarray or x.dtype != w.dtype:
             x = as_batch(self, x, w.dtype)
-            if x.ndim != 2:
-                raise self._bad_input(x)
-        try:
-            out = x @ w.T
-        except ValueError:  # a shape mismatch, said in our words
-            raise self._bad_input(x) from None
+        if x.ndim != 2 or x.shape[1] != self.in_features or w.shape != (self.out_features, self.in_features):
+            raise self._bad_input(x)
         self._x = x
-        b = self.bias
-        if b is not None:
-            out += b.data
-        return out
+        y = x @ w.T
+        if self.bias is not None:
+            y += self.bias.data
+        return y
+
+    def backward(self, grad_output: Any) -> np.ndarray | None:
+        """Add ``g.T @ x`` to the weight's and ``g.sum(0)`` to the bias's gradient; return ``g @ W``."""
+        x = self._x
+        g = self._check_grad(grad_output, None if x is None else (len(x), self.out_features))
+        add_matmul(self.weight, g.T, x)  # dL/dW += g.T @ x
+        if self.bias is not None:
+            add_batch_sum(self.bias, g)  # dL/db += g.sum(axis=0)
+        if not self.needs_input_grad:
+            return None  # no one wants dL/dx: skip the step's largest matmul in a first layer
+        return g @ self.weight.data  # dL/dx = g @ W
 
     def _bad_input(self, x: np.ndarray) -> ShapeError:
         w = self.weight.data
-        if x.ndim == 2 and x.shape[1] == self.in_features and w.shape != (self.out_features, self.in_features):
+        if x.ndim == 2 and x.shape[1] == self.in_features:
             return ShapeError(
                 f"{self!r}: its weight has shape {w.shape}, expected ({self.out_features}, {self.in_features}) "
                 "(was .data rebound to an array of another shape?)"
             )
         return ShapeError(f"{self!r}: expected input (N, {self.in_features}), got {describe(x)}")
-
-    def backward(self, grad_output: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
-        """Add ``g.T @ x`` to the weight's and ``g.sum(0)`` to the bias's gradient; return ``g @ W``.
-
-        ``input_grad=False`` skips ``g @ W`` (returns None) when no one needs it, e.g. for
-        the first layer of a network: the largest matmul of a step for a wide first layer.
-        """
-        x = self._x
-        if x is None:
-            raise self._not_run()
-        w, b = self.weight, self.bias
-        try:  # a grad_output of the wrong shape fails the first matmul (Parameter.accumulate* checks shapes)
-            w.accumulate_matmul(grad_output.T, x)  # dL/dW += g.T @ x
-            if b is not None:
-                b.accumulate_sum(grad_output)  # dL/db += g.sum(0)
-            return grad_output @ w.data if input_grad else None
-        except (ValueError, AttributeError) as exc:  # said in our words
-            raise self._bad_grad(grad_output, x, exc) from None
-
-    def _bad_grad(self, grad_output: Any, x: np.ndarray, exc: Exception) -> ShapeError:
-        expected = (x.shape[0], self.out_features)
-        if getattr(grad_output, "shape", None) == expected:  # not the shape, then: pass on NumPy's words
-            return ShapeError(f"{self!r}: backward could not use grad_output {describe(grad_output)}: {exc}")
-        return ShapeError(
-            f"{self!r}: backward expected grad_output {expected} to match the last forward, got {describe(grad_output)}"
-        )
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         if len(input_shape) != 1 or input_shape[0] != self.in_features:
@@ -147,13 +131,17 @@ class Linear(Module):
 class Identity(Module):
     """Returns its input unchanged; backward returns the gradient unchanged."""
 
+    _shape: tuple[int, ...] | None = None
+
     def forward(self, x: Any) -> np.ndarray:
         """Returns ``x`` itself."""
-        return as_batch(self, x)
+        x = as_batch(self, x)
+        self._shape = x.shape
+        return x
 
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        """Returns ``grad_output`` itself."""
-        return grad_output
+    def backward(self, grad_output: Any) -> np.ndarray:
+        """Returns ``grad_output`` itself (checked against the shape of the last forward)."""
+        return self._check_grad(grad_output, self._shape)
 
 
 class Flatten(Module):
@@ -178,16 +166,16 @@ class Flatten(Module):
     def forward(self, x: Any) -> np.ndarray:
         """(N, d1, d2, ...) -> (N, d1 * d2 * ...); keeps the input shape."""
         x = as_batch(self, x)
-        if x.ndim < 1:
-            raise ShapeError(f"{self!r}: expected a batch (N, ...), got a scalar")
-        self._in_shape = x.shape
-        return x.reshape(self._flat_shape(x.shape))
+        if x.ndim < 2:
+            raise ShapeError(f"{self!r}: expected a batch (N, d1, ...) of at least 2 dimensions, got {describe(x)}")
+        out_shape = self._flat_shape(x.shape)
+        self._in_shape, self._out_shape = x.shape, out_shape
+        return x.reshape(out_shape)
 
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        """Reshape ``grad_output`` back to the input shape."""
-        if self._in_shape is None:
-            raise self._not_run()
-        return grad_output.reshape(self._in_shape)
+    def backward(self, grad_output: Any) -> np.ndarray:
+        """Reshape ``grad_output`` (the shape of the last output) back to the input shape."""
+        g = self._check_grad(grad_output, None if self._in_shape is None else self._out_shape)
+        return g.reshape(self._in_shape)
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         return self._flat_shape((-1, *input_shape))[1:]
@@ -216,12 +204,12 @@ class Dropout(Module):
             np.random.default_rng(get_rng(rng).integers(2**63)) if not isinstance(rng, np.random.Generator) else rng
         )
         self._mask: np.ndarray | None = None
-        self._ran = False
+        self._shape: tuple[int, ...] | None = None
 
     def forward(self, x: Any) -> np.ndarray:
         """Training: ``x * mask / (1 - p)`` with a fresh mask; eval: ``x`` unchanged."""
         x = as_batch(self, x)
-        self._ran = True
+        self._shape = x.shape
         if not self.training or self.p == 0.0:
             self._mask = None
             return x
@@ -232,13 +220,12 @@ class Dropout(Module):
             self._mask = keep.astype(x.dtype) / x.dtype.type(1.0 - self.p)
         return x * self._mask
 
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        """``grad_output`` times the same mask and scale (unchanged in eval mode)."""
-        if not self._ran:
-            raise self._not_run()
+    def backward(self, grad_output: Any) -> np.ndarray:
+        """``dL/dx = dL/dy * mask / (1 - p)``, the same mask and scale (unchanged in eval mode)."""
+        g = self._check_grad(grad_output, self._shape)
         if self._mask is None:
-            return grad_output
-        return grad_output * self._mask
+            return g
+        return g * self._mask
 
     def get_config(self) -> dict[str, Any]:
         return {"p": self.p}

@@ -18,23 +18,25 @@ from typing import Any
 
 import numpy as np
 
-from .errors import StateDictError, StateError
+from .errors import ShapeError, StateDictError, StateError, describe
 from .init import get_default_dtype
 
 
 class Parameter:
     """A trainable array: ``.data`` and its gradient ``.grad`` (same shape and dtype).
 
-    ``.grad`` reads as zeros until a backward pass, then holds the sum of every
-    gradient added since the last ``zero_grad()`` (the Torch7 contract).
+    ``.grad`` holds the sum of every gradient added since the last ``zero_grad()`` (the
+    Torch7 contract: backward ADDS). ``has_grad`` tells whether anything was added since
+    then (PyTorch: ``p.grad is not None`` after ``zero_grad(set_to_none=True)``); every
+    optimizer leaves a parameter with ``has_grad == False`` alone.
 
-    ``zero_grad()`` costs nothing: it only marks the gradient as zero, and the next
-    ``accumulate*`` call writes into the gradient buffer instead of adding to it
-    (no zero fill, no extra add). Reading ``.grad`` in between materialises real
-    zeros, so code that does ``p.grad += ...`` always sees the true value.
+    ``zero_grad()`` only marks the gradient as zero; reading ``.grad`` then gives real
+    zeros (so ``p.grad += ...`` in a user's module is always right), and the kernels of
+    ``minigrad.kernels`` write the first gradient straight into the buffer ``_buffer``
+    (``_grad`` is ``None`` while the gradient is zero, else it is ``_buffer``).
     """
 
-    __slots__ = ("data", "_grad", "_buffer", "_pack")
+    __slots__ = ("data", "_grad", "_buffer")
 
     def __init__(self, data: Any, dtype: Any = None) -> None:
         # Like torch.nn.Parameter, a float array is wrapped, not copied.
@@ -43,11 +45,11 @@ class Parameter:
             arr = arr.astype(get_default_dtype())
         self.data: np.ndarray = arr
         self._buffer: np.ndarray = np.zeros_like(arr)  # the gradient's memory, reused across steps
-        self._grad: np.ndarray | None = None  # None means "zero" (not yet written since zero_grad)
-        self._pack: Pack | None = None  # set by pack_parameters
+        self._grad: np.ndarray | None = None  # None means "zero": nothing added since zero_grad
 
     @property
     def grad(self) -> np.ndarray:
+        """The accumulated gradient; zeros (counted as written) when nothing was added since ``zero_grad``."""
         g = self._grad
         if g is None:
             g = self._buffer
@@ -56,41 +58,26 @@ class Parameter:
         return g
 
     @grad.setter
-    def grad(self, value: np.ndarray) -> None:
+    def grad(self, value: Any) -> None:
         value = np.asarray(value)
         if value.shape != self.data.shape:
-            raise ValueError(f"Parameter.grad: expected shape {self.data.shape}, got {value.shape}")
+            raise ShapeError(f"Parameter.grad: expected shape {self.data.shape}, got {describe(value)}")
         self._buffer = self._grad = value
+
+    @property
+    def has_grad(self) -> bool:
+        """True once a gradient was added (or ``.grad`` read) since the last ``zero_grad()``."""
+        return self._grad is not None
 
     def zero_grad(self) -> None:
         self._grad = None
 
-    def accumulate(self, value: np.ndarray) -> None:
-        """``grad += value``; ``value`` must have the parameter's shape (ValueError otherwise, never a broadcast)."""
-        self._add(np.asarray(value))
-
-    def accumulate_matmul(self, a: np.ndarray, b: np.ndarray) -> None:
-        """``grad += a @ b``, computed straight into the gradient buffer after ``zero_grad``.
-
-        NumPy raises ValueError if ``a @ b`` does not have the parameter's shape (``out=`` must fit).
-        """
-        if self._grad is None:
-            self._grad = np.matmul(a, b, self._buffer)  # out= given by position: a little cheaper per call
-        else:
-            self._add(a @ b)
-
-    def accumulate_sum(self, g: np.ndarray) -> None:
-        """``grad += g.sum(axis=0)`` (the bias gradient: a sum over the batch); ValueError on a shape mismatch."""
-        # np.add.reduce is np.sum without its Python-level wrapper (a few microseconds per call).
-        if self._grad is None:
-            self._grad = np.add.reduce(g, 0, None, self._buffer)  # (axis=0, dtype=None, out=buffer)
-        else:
-            self._add(np.add.reduce(g, axis=0))
-
-    def _add(self, value: np.ndarray) -> None:
+    def accumulate(self, value: Any) -> None:
+        """``grad += value``, where ``value`` must have the parameter's shape (never broadcast)."""
+        value = np.asarray(value)
         # += would broadcast a (1, n) or scalar value over the whole gradient: a silent wrong answer.
         if value.shape != self.data.shape:
-            raise ValueError(f"Parameter{self.data.shape}: a gradient of shape {value.shape} does not fit")
+            raise ShapeError(f"Parameter{self.data.shape}: a gradient of {describe(value)} does not fit")
         if self._grad is None:
             np.copyto(self._buffer, value)
             self._grad = self._buffer
@@ -113,63 +100,6 @@ class Parameter:
         return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
 
 
-class Pack:
-    """Parameters whose data, and whose gradients, lie contiguously in one array each.
-
-    An optimizer then updates all of them with one NumPy call (``data -= lr * grad``)
-    instead of one per parameter: for a ``Linear``, weight and bias together.
-    """
-
-    __slots__ = ("data", "grad", "members", "scratch", "_views")
-
-    def __init__(self, data: np.ndarray, grad: np.ndarray, members: tuple[Parameter, ...]) -> None:
-        self.data, self.grad, self.members = data, grad, members
-        # Room for an optimizer's intermediate (lr * grad): allocating it on every step costs more than the update.
-        self.scratch = np.empty_like(data)
-        self._views: tuple[tuple[Parameter, np.ndarray, np.ndarray], ...] = ()
-
-    def intact(self) -> bool:
-        """True while every member still uses its view of the pack and holds a gradient written since zero_grad.
-
-        Rebinding ``p.data`` or ``p.grad`` (a user's assignment) breaks the pack for good; the
-        optimizer then updates the members one by one, which is always correct. (``Module.to``
-        makes a new pack.)
-        """
-        for p, data, grad in self._views:  # noqa: SIM110 (a plain loop: all() with a generator is slower here)
-            if p.data is not data or p._grad is not grad:
-                return False
-        return True
-
-
-def pack_parameters(*params: Parameter) -> Pack:
-    """Move the parameters' data and gradients (copied) into one contiguous array each.
-
-    Call it only while creating or recasting the parameters (``Linear`` does, for weight
-    and bias; ``Module.to`` does again): arrays taken from ``p.data`` before the call are
-    no longer the parameters' storage.
-    """
-    dtype = params[0].data.dtype
-    sizes = [p.data.size for p in params]
-    data = np.empty(sum(sizes), dtype=dtype)
-    grad = np.zeros(sum(sizes), dtype=dtype)
-    pack = Pack(data, grad, tuple(params))
-    offset = 0
-    for p, n in zip(params, sizes):
-        if p.data.dtype != dtype:
-            raise ValueError("pack_parameters: parameters of different dtypes cannot share storage")
-        shape = p.data.shape
-        data[offset : offset + n] = p.data.reshape(-1)
-        p.data = data[offset : offset + n].reshape(shape)
-        before = p._grad
-        p._buffer, p._grad = grad[offset : offset + n].reshape(shape), None
-        if before is not None:  # a gradient accumulated so far moves along
-            p.accumulate(before)
-        p._pack = pack
-        offset += n
-    pack._views = tuple((p, p.data, p._buffer) for p in params)
-    return pack
-
-
 class Symbolic:
     """Marker base class of symbolic graph nodes: calling a module on one builds a graph."""
 
@@ -187,16 +117,32 @@ def type_name(cls: type) -> str:
 
 
 class Module:
-    """Base class of every layer, loss and container.
+    """Base class of every layer, loss and container: the contract.
+
+    * ``forward(x)`` computes the output and keeps what ``backward`` needs.
+    * ``backward(grad_output)`` ADDS the gradient of each parameter into its ``.grad``
+      (Torch7's ``accGradParameters``) and returns ``dL/dinput`` (``updateGradInput``),
+      the same shape as the input of the last forward. One signature for every module.
+    * ``needs_input_grad`` says whether the caller wants that return value. A module may
+      read it and return ``None`` instead of computing ``dL/dinput`` (``Linear`` does: for
+      a first layer ``g @ W`` is the largest matmul of the step); a module that ignores it
+      and always returns the gradient is still correct. A container sets it on each child
+      before calling the child's backward. When you call ``backward`` yourself, a layer
+      returns ``dL/dinput`` (default ``True``) and a network (``Sequential``, ``Graph``)
+      does not (default ``False``): its input is the data, whose gradient no training step
+      needs, as PyTorch computes ``x.grad`` only for an ``x`` that requires it. To ask:
+      ``net.needs_input_grad = True``.
+    * ``zero_grad()`` clears the accumulated gradients between steps.
 
     Subclasses call ``super().__init__()`` (harmless to forget), then assign ``Parameter``
     and ``Module`` attributes: every attribute holding one counts, in assignment order,
-    so no registration calls are needed (as in PyTorch).
+    so no registration calls are needed (as in PyTorch). Arrays are batch-first.
     """
 
     training: bool = True
-    # True for modules whose backward accepts ``input_grad=False`` (skip dL/dinput, return None).
-    can_skip_input_grad: bool = False
+    needs_input_grad: bool = True
+    # Containers keep the gradient that flows into each child only after retain_grad() (for draw).
+    retains_grad: bool = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -228,11 +174,7 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not implement forward")
 
     def backward(self, *grad_outputs: Any) -> Any:
-        """Add parameter gradients into ``.grad``; return the gradient w.r.t. the input.
-
-        Modules that set ``can_skip_input_grad = True`` also accept ``input_grad=False``
-        and then return None without computing the input gradient.
-        """
+        """Add parameter gradients into ``.grad``; return ``dL/dinput`` (or ``None`` when not ``needs_input_grad``)."""
         raise NotImplementedError(f"{type(self).__name__} does not implement backward")
 
     def __call__(self, *inputs: Any) -> Any:
@@ -247,12 +189,32 @@ class Module:
         """
         return tuple(input_shape)
 
-    def _trainable(self) -> bool:
-        """Whether backward can change a parameter here (conservative: any container counts)."""
+    def _has_parameters(self) -> bool:
+        """Whether backward can add to a parameter here (conservative: any child module counts)."""
         return any(isinstance(v, (Parameter, Module)) for v in self.__dict__.values())
 
     def _not_run(self, what: str = "forward") -> StateError:
         return StateError(f"{self!r}: backward called before {what}; call forward first")
+
+    def _check_grad(self, grad_output: Any, shape: tuple[int, ...] | None) -> np.ndarray:
+        """``grad_output`` as an array of ``shape``, the last forward's output shape (``None``: no forward yet)."""
+        if shape is None:
+            raise self._not_run()
+        if type(grad_output) is not np.ndarray:
+            if grad_output is None:
+                raise StateError(
+                    f"{self!r}: backward got grad_output None: the module after it returned no input gradient "
+                    "(set its needs_input_grad = True; a network, Sequential or Graph, returns one only when asked)"
+                )
+            grad_output = np.asarray(grad_output)
+            if grad_output.dtype.kind not in "fiu":
+                raise ShapeError(f"{self!r}: backward expected a numeric grad_output, got {describe(grad_output)}")
+        if grad_output.shape != shape:
+            raise ShapeError(
+                f"{self!r}: backward expected grad_output of shape {shape} to match the last forward, "
+                f"got {describe(grad_output)}"
+            )
+        return grad_output
 
     # -- traversal --------------------------------------------------------------
     def children(self) -> Iterator[Module]:
@@ -297,8 +259,19 @@ class Module:
         for p in self.parameters():
             p.zero_grad()
         for m in self.modules():
-            if "_grad_flow" in m.__dict__:
-                m.__dict__["_grad_flow"] = None  # the recorded backward is stale now
+            if m.retains_grad:
+                m.grad_flow = None  # the retained backward is stale now
+
+    def retain_grad(self, mode: bool = True) -> Module:
+        """Keep, after every backward, the gradient flowing into each child, for ``draw(gradients=True)``.
+
+        Off by default, so a training step allocates nothing for pictures. Returns self.
+        """
+        for m in self.modules():
+            m.retains_grad = bool(mode)
+            if not mode:
+                m.__dict__.pop("grad_flow", None)
+        return self
 
     def train(self, mode: bool = True) -> Module:
         for m in self.modules():
@@ -309,14 +282,17 @@ class Module:
         return self.train(False)
 
     def to(self, dtype: Any) -> Module:
-        """Cast every parameter (and its gradient) to ``dtype``; returns self.
+        """Cast every parameter (and its gradient) to the floating ``dtype``; returns self.
 
-        The parameters get new arrays (an array taken from ``p.data`` before keeps the old
-        dtype and is no longer the parameter's storage); a ``Linear``'s weight and bias are
-        packed together again, so SGD keeps updating them in one call.
+        The parameters get new arrays: an array taken from ``p.data`` before keeps the old
+        dtype and is no longer the parameter's storage (build optimizers after ``.to``).
         """
-        dt = np.dtype(dtype)
-        packs: dict[int, Pack] = {}
+        try:
+            dt = np.dtype(dtype)
+        except TypeError:
+            raise ShapeError(f"{type(self).__name__}.to: {dtype!r} is not a NumPy dtype") from None
+        if dt.kind != "f":
+            raise ShapeError(f"{type(self).__name__}.to: expected a floating dtype (float32, float64), got {dt}")
         for p in self.parameters():
             if p.data.dtype != dt:
                 before = p._grad  # None: zero since zero_grad
@@ -324,11 +300,6 @@ class Module:
                 p._buffer, p._grad = np.zeros_like(p.data), None
                 if before is not None:
                     p.accumulate(before)
-                if p._pack is not None:
-                    packs[id(p._pack)] = p._pack
-        for pack in packs.values():  # packed again in the new dtype: the optimizer keeps its one-call update
-            if all(m.data.dtype == dt for m in pack.members):
-                pack_parameters(*pack.members)
         return self
 
     # -- state --------------------------------------------------------------------
@@ -382,22 +353,6 @@ class Module:
     @classmethod
     def from_config(cls, spec: dict[str, Any]) -> Module:
         return cls(**spec.get("config", {}))
-
-    # -- display ---------------------------------------------------------------------
-    def summary(self, input_shape: tuple[int, ...] | int | None = None) -> str:
-        """A Keras-style table of layers, output shapes and parameter counts (see ``minigrad.viz.summary``)."""
-        from .viz import summary
-
-        return summary(self, input_shape)
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        """Jupyter shows a module as its graph picture, or as text when graphviz's ``dot`` is missing."""
-        from .viz import draw
-
-        try:
-            return draw(self)._repr_mimebundle_(include, exclude)
-        except Exception:  # no dot binary, or a module that cannot be traced: text is still useful
-            return {"text/plain": repr(self)}
 
     # -- display (text) ------------------------------------------------------------------
     def extra_repr(self) -> str:

@@ -14,8 +14,7 @@ from typing import Any
 import numpy as np
 
 from .errors import StateDictError
-from .functional import scalar
-from .module import Pack, Parameter
+from .module import Parameter
 
 
 class Optimizer:
@@ -43,42 +42,6 @@ class Optimizer:
             self._check_hyper(group)
             self.param_groups.append(group)
         self.state: dict[int, dict[str, Any]] = {}  # keyed by id(Parameter)
-        self._plans: dict[int, tuple[list[Parameter], int, float, list[tuple[Any, Any, tuple[Parameter, ...]]]]] = {}
-
-    def _plan_of(self, group: dict[str, Any]) -> list[tuple[Any, Any, tuple[Parameter, ...]]]:
-        """The group's cached plan, rebuilt if its parameter list or its lr changed since.
-
-        Items are ``(pack, lr, members)`` with ``lr`` a 0-d array of the pack's dtype (see
-        ``functional.scalar``), or ``(parameter, None, (parameter,))``.
-        """
-        params, lr = group["params"], group["lr"]
-        cached = self._plans.get(id(group))
-        if cached is None or cached[0] is not params or cached[1] != len(params) or cached[2] != lr:
-            plan = [
-                (item, scalar(float(lr), item.data.dtype), item.members)
-                if type(item) is Pack
-                else (item, None, (item,))
-                for item in self._plan(params)
-            ]
-            cached = self._plans[id(group)] = (params, len(params), lr, plan)
-        return cached[3]
-
-    @staticmethod
-    def _plan(params: list[Parameter]) -> list[Pack | Parameter]:
-        """The group's parameters, with each complete run of a ``Pack``'s members replaced by the pack."""
-        plan: list[Pack | Parameter] = []
-        i = 0
-        while i < len(params):
-            pack = params[i]._pack
-            if pack is not None:
-                run = params[i : i + len(pack.members)]
-                if len(run) == len(pack.members) and all(a is b for a, b in zip(run, pack.members)):
-                    plan.append(pack)
-                    i += len(run)
-                    continue
-            plan.append(params[i])
-            i += 1
-        return plan
 
     def _check_hyper(self, group: dict[str, Any]) -> None:
         if group["lr"] < 0:
@@ -178,15 +141,11 @@ class SGD(Optimizer):
 
     def step(self) -> None:
         for g in self.param_groups:
-            if not g["momentum"] and not g["weight_decay"]:  # plain SGD: p -= lr * grad, gradients still zero skipped
-                for item, rate, members in self._plan_of(g):
-                    if rate is not None and item.intact():  # every member of the pack at once: data -= lr * grad
-                        item.data -= np.multiply(item.grad, rate, item.scratch)
-                        continue
-                    for p in members:
-                        grad = p._grad
-                        if grad is not None:
-                            p.data -= g["lr"] * grad
+            if not g["momentum"] and not g["weight_decay"]:  # plain SGD: p -= lr * grad
+                for p in g["params"]:
+                    grad = p._grad
+                    if grad is not None:  # nothing added since zero_grad: left alone
+                        p.data -= g["lr"] * grad
                 continue
             lr, mom, damp, wd = g["lr"], g["momentum"], g["dampening"], g["weight_decay"]
             for p in g["params"]:

@@ -53,14 +53,6 @@ def evaluate(model: Module, loss: Loss, x: np.ndarray, y: np.ndarray, batch_size
     return {"loss": total_loss / len(x), "accuracy": correct / max(total, 1), "correct": correct, "total": total}
 
 
-def backward(model: Module, grad_output: Any) -> None:
-    """``model.backward(grad_output)`` for training: the input gradient is skipped when the model can."""
-    if model.can_skip_input_grad:
-        model.backward(grad_output, input_grad=False)
-    else:
-        model.backward(grad_output)
-
-
 class _StopOnInterrupt:
     """While active, the first Ctrl-C asks the loop to stop after the current batch; a second one aborts."""
 
@@ -142,7 +134,7 @@ def fit(
                     )
                     err.history = hist  # type: ignore[attr-defined]
                     raise err from exc
-                backward(model, loss.backward())
+                model.backward(loss.backward())
                 optimizer.step()
                 total_loss += value * len(xb) if loss.reduction == "mean" else value
                 seen += len(xb)

@@ -176,7 +176,7 @@ class _Tracer:
         if cluster is not self.root or name:
             inner = Cluster(name, f"{name} ({type(seq).__name__})" if name else type(seq).__name__)
             cluster.members.append(inner)
-        flow = getattr(seq, "_grad_flow", None)
+        flow = getattr(seq, "grad_flow", None)
         current = srcs
         for i, (child_name, child) in enumerate(seq.named_children()):
             grad = flow[i] if flow is not None else (current[0][2] if len(current) == 1 else None)
@@ -422,3 +422,21 @@ def _legend() -> str:
         "(blue: vanishing, red: exploding)</FONT></TD></TR>"
         f"<TR>{row}</TR></TABLE>>"
     )
+
+
+# -- the Module methods that show a module: defined here, so that module.py needs no import of viz ---------
+def _module_summary(self: Module, input_shape: Shape | int | None = None) -> str:
+    """A Keras-style table of layers, output shapes and parameter counts (see ``minigrad.viz.summary``)."""
+    return summary(self, input_shape)
+
+
+def _module_repr_mimebundle_(self: Module, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+    """Jupyter shows a module as its graph picture, or as text when graphviz's ``dot`` is missing."""
+    try:
+        return draw(self)._repr_mimebundle_(include, exclude)
+    except Exception:  # no dot binary, or a module that cannot be traced: text is still useful
+        return {"text/plain": repr(self)}
+
+
+Module.summary = _module_summary  # model.summary(), as in Keras
+Module._repr_mimebundle_ = _module_repr_mimebundle_

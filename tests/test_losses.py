@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import minigrad as mg
-from minigrad.functional import sigmoid
+from minigrad.kernels import sigmoid
 
 Z = np.array([[2.0, -1.0, 0.5], [0.0, 3.0, -2.0]])
 LABELS = np.array([0, 2])
