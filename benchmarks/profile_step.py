@@ -1,5 +1,8 @@
 """Where the time of one training step goes, part by part, for minigrad, beside the plain-NumPy floor.
 
+The step is the README's loop, as the benchmark's minigrad peer runs it: ``opt.zero_grad()``,
+``loss(model(x), y)``, ``model.backward(loss.backward())``, ``opt.step()``.
+
     python benchmarks/profile_step.py [--batch 10] [--arch 784,30,10] [--dtype float32]
 
 Each part is timed alone with timeit (best of 7 repeats) on the same batch; parts that write
@@ -84,7 +87,7 @@ def main() -> None:
     out = net(x)
     loss(out, y)
     g = loss.backward()
-    net.backward(g, input_grad=False)
+    net.backward(g)
 
     zero = best(opt.zero_grad)
     parts = {
@@ -92,8 +95,7 @@ def main() -> None:
         "model(x)": best(lambda: net(x)),
         "loss(out, y)  (value, probabilities, label check)": best(lambda: loss(out, y)),
         "loss.backward()  (delta = (a - y) / N)": best(loss.backward),
-        "model.backward(g, input_grad=False)": best(lambda: (opt.zero_grad(), net.backward(g, input_grad=False)))
-        - zero,
+        "model.backward(g)": best(lambda: (opt.zero_grad(), net.backward(g))) - zero,
         "optimizer.step()": best(opt.step),
     }
     print(f"minigrad, {arch}, batch {args.batch}, {args.dtype} (microseconds per call, each part alone):")
@@ -102,7 +104,7 @@ def main() -> None:
     print(f"  {'sum':<52} {sum(parts.values()):7.1f}")
 
     x_all, y_all = bench_train.synthetic_data(5000)
-    batches = bench_train.make_batches(x_all.astype(dtype), y_all, args.batch, False)
+    batches = bench_train.make_batches(x_all.astype(dtype), y_all, args.batch)
     params = bench_train.init_params(arch, dtype)
     peers = {name: bench_train.PEERS[name](arch, dtype, params)[0] for name in ("minigrad", "numpy_floor")}
     print("whole steps in the benchmark's loop (best of 15 passes, microseconds per step):")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import functools
+import inspect
+import json
 import statistics
 import sys
 from pathlib import Path
@@ -13,11 +16,34 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 import bench_train  # noqa: E402
 
 
-@pytest.mark.parametrize("arch", [[784, 30, 10], [784, 256, 256, 10]])
+@functools.cache  # the peers' steps, once per architecture for the tests below (JAX compiles, PyTorch imports)
+def same_computation(arch: tuple[int, ...]) -> dict[str, float]:
+    return bench_train.same_computation(list(arch))
+
+
+@pytest.mark.parametrize("arch", [(784, 30, 10), (784, 256, 256, 10)])
 def test_peers_compute_the_same_step(arch):
-    # minigrad, the NumPy floor (and PyTorch when installed) from the same initial weights:
+    # minigrad, the NumPy floor (and PyTorch, JAX when installed) from the same initial weights:
     # after a few float64 steps every parameter agrees, so the speeds compare the same work.
-    assert bench_train.check_same_computation(arch) < 1e-12
+    diffs = same_computation(arch)
+    assert set(diffs) == set(bench_train.PEERS) - {"numpy_floor"}
+    assert max(diffs.values()) < 1e-12
+
+
+@pytest.mark.parametrize("arch", [(784, 30, 10), (784, 256, 256, 10)])
+def test_the_jax_peer_computes_the_same_step_in_float64_and_leaks_no_x64(arch):
+    jax = pytest.importorskip("jax")
+    assert "jax" in bench_train.PEERS
+    diffs = same_computation(arch)
+    assert diffs["jax"] < 1e-12 and diffs["minigrad"] < 1e-12  # inf if JAX had quietly computed in float32
+    assert not jax.config.jax_enable_x64  # float64 was scoped to the peer's own calls
+
+
+def test_the_minigrad_peer_is_the_readme_loop():
+    # The loop users write, nothing added: no keyword to backward, no private attribute of minigrad.
+    source = inspect.getsource(bench_train.minigrad_peer)
+    assert "model.backward(loss.backward())" in source and "input_grad" not in source
+    assert "._" not in source and "pack" not in source.lower()
 
 
 def test_a_tiny_run_reports_every_round_and_the_ratios(monkeypatch):
@@ -33,22 +59,46 @@ def test_a_tiny_run_reports_every_round_and_the_ratios(monkeypatch):
     assert row["vs_floor"]["per_round_median"] == statistics.median(paired)
     assert row["vs_floor"]["of_medians"] == row["minigrad"]["median"] / row["numpy_floor"]["median"]
     assert row["vs_floor"]["of_best"] == max(row["minigrad"]["rounds"]) / max(row["numpy_floor"]["rounds"])
+    for name, key, _ in bench_train.RATIOS:  # every peer present has its ratio, JAX included when installed
+        assert (key in row) == (name in bench_train.PEERS)
+        if key in row:
+            paired = [m / o for m, o in zip(row["minigrad"]["rounds"], row[name]["rounds"])]
+            assert row[key]["per_round_median"] == statistics.median(paired)
     table = bench_train.markdown(report)
     assert "| [784, 5, 10] | float64 | 4 |" in table and "minigrad / floor" in table
+    header, rule, line = table.splitlines()
+    assert header.count("|") == rule.count("|") == line.count("|")  # one cell per column
+    assert ("minigrad / JAX" in header) == ("jax" in bench_train.PEERS)
+    assert ("minigrad / PyTorch" in header) == ("pytorch" in bench_train.PEERS)
+    json.dumps(report)  # the report is written as JSON
 
 
-def test_numpy_peers_share_a_process_and_pytorch_has_its_own():
+def test_a_skipped_peer_is_named_in_the_table(monkeypatch):
+    monkeypatch.setattr(bench_train, "PEERS", dict(bench_train.PEERS))
+    args = bench_train.argument_parser().parse_args(["--no-jax"])
+    skipped = bench_train.skip_peers(args)
+    assert "jax" not in bench_train.PEERS and skipped["jax"] == "--no-jax"
+    table = bench_train.markdown({"results": [], "skipped": skipped})
+    assert "jax: skipped (--no-jax)" in table and "minigrad / JAX" not in table
+    assert not bench_train.argument_parser().parse_args([]).no_jax
+
+
+def test_numpy_peers_share_a_process_and_pytorch_and_jax_have_their_own():
     groups = bench_train.process_groups("numpy-shared")
     assert groups[0] == ("minigrad", "numpy_floor")
+    assert all(g == (name,) for g in groups[1:] for name in g)  # never beside the NumPy peers
     assert sorted(n for g in groups for n in g) == sorted(bench_train.PEERS)
     assert all(len(g) == 1 for g in bench_train.process_groups("per-peer"))
     assert bench_train.process_groups("one") == [tuple(bench_train.PEERS)]
+    assert list(bench_train.PEERS)[-1] == "jax" or "jax" not in bench_train.PEERS  # in `one` mode, JAX runs last
 
 
-def test_without_pytorch_the_numpy_peers_are_the_one_worker(monkeypatch):
-    peers = {k: v for k, v in bench_train.PEERS.items() if k != "pytorch"}
+def test_without_pytorch_and_jax_the_numpy_peers_are_the_one_worker(monkeypatch):
+    peers = {k: v for k, v in bench_train.PEERS.items() if k not in ("pytorch", "jax")}
     monkeypatch.setattr(bench_train, "PEERS", peers)
     assert bench_train.process_groups("numpy-shared") == [("minigrad", "numpy_floor")]
+    monkeypatch.setattr(bench_train, "PEERS", {**peers, "jax": bench_train.jax_peer})
+    assert bench_train.process_groups("numpy-shared") == [("minigrad", "numpy_floor"), ("jax",)]
 
 
 def test_a_layout_seed_shuffles_the_build_order_and_pads_the_heap(monkeypatch):
@@ -67,7 +117,7 @@ def test_a_layout_seed_shuffles_the_build_order_and_pads_the_heap(monkeypatch):
 
 
 def test_the_worker_processes_run_every_peer(monkeypatch):
-    # The default set-up: minigrad and the floor in one spawned worker, PyTorch (when installed) in another.
+    # The default set-up: minigrad and the floor in one spawned worker, PyTorch and JAX (when installed) one each.
     monkeypatch.setattr(bench_train, "PAUSE", 0.0)
     args = argparse.Namespace(
         arch=["784,5,10"], batch=[8], dtype=["float32"], rounds=1, samples=16, processes="numpy-shared"
