@@ -4,50 +4,114 @@
 ``{"params": [...], "lr": ..., "weight_decay": ...}`` whose keys override the
 optimizer's defaults for that group (e.g. no weight decay on biases).
 All updates are in place on ``Parameter.data``.
+
+A parameter whose gradient was not written since ``zero_grad()`` (``not p.has_grad``) is
+left completely alone: no step, no momentum decay, no weight decay, no Adam step count,
+as PyTorch skips a parameter whose ``.grad`` is ``None``.
+
+Hyper-parameters are checked at construction and in ``load_state_dict`` (NaN, wrong
+types, out of range: :class:`~minigrad.errors.HyperParameterError`); a value changed
+later by hand or by a schedule is used as it is, as in PyTorch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+import numbers
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 
-from .errors import StateDictError
+from .errors import HyperParameterError, StateDictError, describe
 from .module import Parameter
 
 
+def _as_finite(value: Any) -> float | None:
+    """``value`` as a float if it is a finite real number (int, float, NumPy scalar, 0-d array), else None.
+
+    Never a bool: ``True`` would silently be a learning rate of 1.
+    """
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
+    if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)):
+        return None
+    try:
+        v = float(value)
+    except OverflowError:  # an int beyond float range
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _require(where: str, name: str, value: Any, rule: str, ok: Callable[[float], bool]) -> None:
+    v = _as_finite(value)
+    if v is None or not ok(v):
+        raise HyperParameterError(f"{where}: {name} must be a finite number {rule}, got {value!r}")
+
+
+def _require_bool(where: str, name: str, value: Any) -> None:
+    if not isinstance(value, (bool, np.bool_)):
+        raise HyperParameterError(f"{where}: {name} must be True or False, got {value!r}")
+
+
 class Optimizer:
-    """Base class: parameter groups, ``zero_grad``, ``state_dict`` / ``load_state_dict``."""
+    """Base class: parameter groups, ``zero_grad``, ``state_dict`` / ``load_state_dict``.
+
+    ``state`` maps ``id(parameter)`` to that parameter's state; a subclass lists the keys
+    of one entry in ``_state_keys`` (``load_state_dict`` checks them).
+    """
+
+    _state_keys: frozenset[str] = frozenset()
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
         self.defaults = dict(defaults)
+        name = type(self).__name__
+        self._check_hyper(self.defaults, name)  # as PyTorch: the constructor's own arguments too
+        if isinstance(params, (Parameter, dict, str)) or not isinstance(params, Iterable):
+            kind = type(params).__name__
+            raise HyperParameterError(f"{name}: params must be a list of Parameters or of parameter groups, got {kind}")
         items = list(params)
         if not items:
-            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
-        groups = items if isinstance(items[0], dict) else [{"params": items}]
+            raise HyperParameterError(f"{name}: got an empty parameter list")
+        if all(isinstance(x, dict) for x in items):
+            groups = items
+        elif any(isinstance(x, dict) for x in items):
+            raise HyperParameterError(f"{name}: params mixes parameter groups (dicts) and Parameters")
+        else:
+            groups = [{"params": items}]
         self.param_groups: list[dict[str, Any]] = []
         seen: set[int] = set()
-        for g in groups:
+        for i, g in enumerate(groups):
+            where = f"{name} (parameter group {i})"
+            group = {**self.defaults, **g, "params": self._group_params(g, where, seen)}
             unknown = set(g) - set(defaults) - {"params"}
             if unknown:
-                raise ValueError(f"{type(self).__name__}: unknown option(s) {sorted(unknown)} in a parameter group")
-            group = {**self.defaults, **g, "params": list(g["params"])}
-            for p in group["params"]:
-                if not isinstance(p, Parameter):
-                    raise TypeError(f"{type(self).__name__}: expected Parameters, got {type(p).__name__}")
-                if id(p) in seen:
-                    raise ValueError(f"{type(self).__name__}: a parameter appears in more than one group")
-                seen.add(id(p))
-            self._check_hyper(group)
+                raise HyperParameterError(f"{where}: unknown option(s) {sorted(unknown)}")
+            self._check_hyper(group, where)
             self.param_groups.append(group)
         self.state: dict[int, dict[str, Any]] = {}  # keyed by id(Parameter)
 
-    def _check_hyper(self, group: dict[str, Any]) -> None:
-        if group["lr"] < 0:
-            raise ValueError(f"{type(self).__name__}: lr must be >= 0, got {group['lr']}")
-        if group.get("weight_decay", 0) < 0:
-            raise ValueError(f"{type(self).__name__}: weight_decay must be >= 0, got {group['weight_decay']}")
+    @staticmethod
+    def _group_params(g: dict[str, Any], where: str, seen: set[int]) -> list[Parameter]:
+        ps = g.get("params")
+        if isinstance(ps, Parameter):
+            ps = [ps]  # PyTorch accepts a lone tensor here
+        # A set has no stable order, so state_dict indices would not survive a restart (PyTorch refuses it too).
+        if isinstance(ps, (set, frozenset, dict, str)) or not isinstance(ps, Iterable):
+            raise HyperParameterError(f"{where}: 'params' must be a list of Parameters, got {type(ps).__name__}")
+        ps = list(ps)
+        for p in ps:
+            if not isinstance(p, Parameter):
+                raise HyperParameterError(f"{where}: expected Parameters, got {type(p).__name__}")
+            if id(p) in seen:
+                raise HyperParameterError(f"{where}: a parameter appears twice (in this or an earlier group)")
+            seen.add(id(p))
+        return ps
+
+    def _check_hyper(self, group: dict[str, Any], where: str) -> None:
+        """Raise HyperParameterError unless every option of ``group`` is valid (subclasses add theirs)."""
+        _require(where, "lr", group["lr"], ">= 0", lambda v: v >= 0)
+        _require(where, "weight_decay", group.get("weight_decay", 0), ">= 0", lambda v: v >= 0)
 
     def _params(self) -> list[Parameter]:
         return [p for g in self.param_groups for p in g["params"]]
@@ -64,11 +128,10 @@ class Optimizer:
     def state_dict(self) -> dict[str, Any]:
         """``{"state": {index: {name: array|number}}, "param_groups": [...]}`` as in PyTorch."""
         index = {id(p): i for i, p in enumerate(self._params())}
-        groups = []
-        for g in self.param_groups:
-            groups.append(
-                {**{k: v for k, v in g.items() if k != "params"}, "params": [index[id(p)] for p in g["params"]]}
-            )
+        groups = [
+            {**{k: v for k, v in g.items() if k != "params"}, "params": [index[id(p)] for p in g["params"]]}
+            for g in self.param_groups
+        ]
         state = {
             index[pid]: {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in s.items()}
             for pid, s in self.state.items()
@@ -76,32 +139,118 @@ class Optimizer:
         }
         return {"state": state, "param_groups": groups}
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        params = self._params()
-        groups = state_dict["param_groups"]
-        if len(groups) != len(self.param_groups) or any(
-            len(a["params"]) != len(b["params"]) for a, b in zip(groups, self.param_groups)
+    def load_state_dict(self, state_dict: Any) -> None:
+        """Take the hyper-parameters and state of ``state_dict`` (from ``state_dict()``).
+
+        Saved parameter indices map to this optimizer's parameters in group order, as in
+        PyTorch. Everything is checked before anything changes: StateDictError for a
+        structure that does not fit, HyperParameterError for a bad saved option.
+        """
+        where = f"{type(self).__name__}.load_state_dict"
+        if not (
+            isinstance(state_dict, dict)
+            and isinstance(state_dict.get("param_groups"), list)
+            and isinstance(state_dict.get("state"), dict)
         ):
-            raise StateDictError(f"{type(self).__name__}.load_state_dict: parameter groups do not match")
-        new_state: dict[int, dict[str, Any]] = {}
-        for i, s in state_dict["state"].items():
-            p = params[int(i)]
-            entry = {}
-            for k, v in s.items():
-                if isinstance(v, np.ndarray) and v.shape != p.data.shape:
-                    raise StateDictError(
-                        f"{type(self).__name__}.load_state_dict: state {k!r} of parameter {i} has shape "
-                        f"{v.shape}, expected {p.data.shape}"
-                    )
-                entry[k] = np.array(v, dtype=p.data.dtype) if isinstance(v, np.ndarray) else v
-            new_state[id(p)] = entry
-        for g, saved in zip(self.param_groups, groups):
-            g.update({k: v for k, v in saved.items() if k != "params"})
-        self.state = new_state
+            raise StateDictError(f"{where}: expected a dict with 'state' (a dict) and 'param_groups' (a list)")
+        saved = state_dict["param_groups"]
+        if len(saved) != len(self.param_groups):
+            raise StateDictError(f"{where}: {len(saved)} parameter group(s) saved, {len(self.param_groups)} here")
+        by_index: dict[int, Parameter] = {}
+        merged = []
+        for i, (s, g) in enumerate(zip(saved, self.param_groups)):
+            ids, n = (s.get("params") if isinstance(s, dict) else None), len(g["params"])
+            if not (isinstance(ids, list) and len(ids) == n and all(isinstance(k, int) for k in ids)):
+                got = f"{len(ids)} entries" if isinstance(ids, list) else type(ids).__name__
+                raise StateDictError(f"{where}: parameter group {i} must list {n} parameter indices (ints), got {got}")
+            unknown = set(s) - set(self.defaults) - {"params"}
+            if unknown:
+                raise StateDictError(f"{where}: parameter group {i} has unknown option(s) {sorted(unknown)}")
+            merged.append({**g, **s, "params": g["params"]})
+            self._check_hyper(merged[-1], f"{where} (parameter group {i})")
+            by_index.update(zip(ids, g["params"]))
+        if len(by_index) != sum(len(g["params"]) for g in self.param_groups):
+            raise StateDictError(f"{where}: a parameter index appears twice in 'param_groups'")
+        state = {}
+        for k, entry in state_dict["state"].items():
+            if k not in by_index:
+                raise StateDictError(f"{where}: state for parameter {k!r}, which no parameter group lists")
+            state[id(by_index[k])] = self._checked_entry(entry, by_index[k], f"{where}: state of parameter {k!r}")
+        for g, m in zip(self.param_groups, merged):
+            g.update(m)  # in place: SGD finds a group's flat arrays by the group dict's identity
+        self.state = state
+
+    def _checked_entry(self, entry: Any, p: Parameter, where: str) -> dict[str, Any]:
+        """A copy of one parameter's saved state, arrays cast to its dtype; StateDictError if it does not fit."""
+        if not isinstance(entry, dict) or set(entry) != self._state_keys:
+            got = sorted(entry) if isinstance(entry, dict) else type(entry).__name__
+            raise StateDictError(f"{where}: expected the keys {sorted(self._state_keys)}, got {got}")
+        out: dict[str, Any] = {}
+        for key, value in entry.items():
+            if key == "step":
+                v = _as_finite(value)
+                if v is None or v < 0 or v != int(v):
+                    raise StateDictError(f"{where}: 'step' must be a whole number >= 0, got {value!r}")
+                out[key] = int(v)
+                continue
+            if not (isinstance(value, np.ndarray) and value.dtype.kind in "iuf" and value.shape == p.data.shape):
+                got = describe(value) if isinstance(value, np.ndarray) else type(value).__name__
+                raise StateDictError(f"{where}: {key!r} must be a numeric array of shape {p.data.shape}, got {got}")
+            out[key] = np.array(value, dtype=p.data.dtype)
+        return out
 
     def __repr__(self) -> str:
         opts = ", ".join(f"{k}={v}" for k, v in self.defaults.items())
         return f"{type(self).__name__}({opts})"
+
+
+class _FlatGroup:
+    """One parameter group's storage made flat: per dtype, one data array and one gradient array.
+
+    At construction every parameter's ``data`` and gradient buffer become views of the flat
+    arrays (values copied in; an accumulated gradient is kept). ``step(lr)`` then equals
+    ``for p in params: p.data -= lr * p.grad`` in two NumPy calls per dtype instead of two
+    per parameter (Torch7's ``getParameters``, PyTorch's ``fused=``), and gives the same
+    numbers bit for bit. ``covers(params)`` says whether that is still true: every parameter
+    still has its views as ``data`` and as the gradient written since ``zero_grad``.
+    """
+
+    def __init__(self, params: list[Parameter]) -> None:
+        self.flats: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (data, grad, scratch) per dtype
+        views: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        for dtype in dict.fromkeys(p.data.dtype for p in params):
+            members = [p for p in params if p.data.dtype == dtype]
+            data = np.empty(sum(p.data.size for p in members), dtype)
+            grad = np.zeros_like(data)
+            start = 0
+            for p in members:
+                end = start + p.data.size
+                d, g = data[start:end].reshape(p.data.shape), grad[start:end].reshape(p.data.shape)
+                d[...] = p.data
+                if p._grad is not None:  # an accumulated gradient survives the move
+                    g[...] = p._grad
+                    p._grad = g
+                p.data, p._buffer = d, g
+                views[id(p)] = (d, g)
+                start = end
+            # The product goes through a buffer made once: lr * grad would allocate every step.
+            self.flats.append((data, grad, np.empty_like(grad)))
+        self.views = [views[id(p)] for p in params]  # in the group's order
+
+    def covers(self, params: list[Parameter]) -> bool:
+        """Every parameter of the group (same count, same order) uses its views, its gradient written."""
+        if len(params) != len(self.views):  # a parameter appended to or removed from the group
+            return False
+        for p, (d, g) in zip(params, self.views):  # noqa: SIM110 (a loop: all() of a generator costs more)
+            # p._grad is g also proves the gradient was written since zero_grad (else it is None).
+            if p.data is not d or p._grad is not g:
+                return False
+        return True
+
+    def step(self, lr: float) -> None:
+        for data, grad, scratch in self.flats:
+            np.multiply(grad, lr, out=scratch)
+            data -= scratch
 
 
 class SGD(Optimizer):
@@ -110,7 +259,17 @@ class SGD(Optimizer):
     With ``g = grad + weight_decay * p``: ``b = momentum * b + (1 - dampening) * g``
     (``b = g`` at the first step), then ``p -= lr * (g + momentum * b if nesterov else b)``;
     with ``momentum == 0`` simply ``p -= lr * g``.
+
+    ``fused`` (default True): each group of plain SGD (momentum and weight_decay 0 at
+    construction) has its parameters moved into one flat array per dtype, so a step is
+    two NumPy calls instead of two per parameter, with the same numbers. ``p.data`` then
+    is a view of that array: an array taken from ``p.data`` before is no longer the
+    parameter's storage (as after ``Module.to``). Rebinding ``p.data``, assigning
+    ``p.grad``, ``Module.to`` or editing a group's ``params`` later stays correct: that
+    group then takes the per-parameter update.
     """
+
+    _state_keys = frozenset({"momentum_buffer"})
 
     def __init__(
         self,
@@ -120,56 +279,74 @@ class SGD(Optimizer):
         dampening: float = 0.0,
         nesterov: bool = False,
         weight_decay: float = 0.0,
+        fused: bool = True,
     ) -> None:
-        if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("SGD: nesterov needs momentum > 0 and dampening == 0")
-        super().__init__(
-            params,
-            {
-                "lr": lr,
-                "momentum": momentum,
-                "dampening": dampening,
-                "nesterov": nesterov,
-                "weight_decay": weight_decay,
-            },
-        )
+        _require_bool("SGD", "fused", fused)
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov, weight_decay=weight_decay)
+        super().__init__(params, defaults)
+        self.fused = bool(fused)
+        # Keyed by the group dict's identity, so a group appended to param_groups later simply has none.
+        self._flat: dict[int, _FlatGroup] = {
+            id(g): _FlatGroup(g["params"])
+            for g in self.param_groups
+            if self.fused and not g["momentum"] and not g["weight_decay"]
+        }
 
-    def _check_hyper(self, group: dict[str, Any]) -> None:
-        super()._check_hyper(group)
-        if group["momentum"] < 0:
-            raise ValueError(f"SGD: momentum must be >= 0, got {group['momentum']}")
+    def _check_hyper(self, group: dict[str, Any], where: str) -> None:
+        super()._check_hyper(group, where)
+        _require(where, "momentum", group["momentum"], ">= 0", lambda v: v >= 0)
+        _require(where, "dampening", group["dampening"], "in [0, 1]", lambda v: 0 <= v <= 1)
+        _require_bool(where, "nesterov", group["nesterov"])
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise HyperParameterError(
+                f"{where}: nesterov=True needs momentum > 0 and dampening == 0, got "
+                f"momentum={group['momentum']!r}, dampening={group['dampening']!r}"
+            )
 
     def step(self) -> None:
         for g in self.param_groups:
-            if not g["momentum"] and not g["weight_decay"]:  # plain SGD: p -= lr * grad
-                for p in g["params"]:
-                    grad = p._grad
-                    if grad is not None:  # nothing added since zero_grad: left alone
-                        p.data -= g["lr"] * grad
+            params, lr = g["params"], float(g["lr"])
+            if g["momentum"] or g["weight_decay"]:
+                self._momentum_step(g, params, lr)
                 continue
-            lr, mom, damp, wd = g["lr"], g["momentum"], g["dampening"], g["weight_decay"]
-            for p in g["params"]:
-                d = p.grad
-                if wd:
-                    d = d + wd * p.data
-                if mom:
-                    st = self.state.setdefault(id(p), {})
-                    buf = st.get("momentum_buffer")
-                    if buf is None:
-                        buf = st["momentum_buffer"] = d.copy()
-                    else:
-                        buf *= mom
-                        buf += (1.0 - damp) * d
-                    d = d + mom * buf if g["nesterov"] else buf
-                p.data -= lr * d
+            flat = self._flat.get(id(g))
+            if flat is not None and flat.covers(params):
+                flat.step(lr)
+                continue
+            for p in params:
+                grad = p._grad
+                if grad is not None:  # nothing written since zero_grad: left alone
+                    p.data -= lr * grad
+
+    def _momentum_step(self, g: dict[str, Any], params: list[Parameter], lr: float) -> None:
+        mom, damp, wd, nesterov = g["momentum"], g["dampening"], g["weight_decay"], g["nesterov"]
+        for p in params:
+            d = p._grad
+            if d is None:  # PyTorch: p.grad is None -> no decay, no momentum update
+                continue
+            if wd:
+                d = d + wd * p.data
+            if mom:
+                st = self.state.setdefault(id(p), {})
+                buf = st.get("momentum_buffer")
+                if buf is None:
+                    buf = st["momentum_buffer"] = d.copy()  # d may be the gradient itself
+                else:
+                    buf *= mom
+                    buf += (1.0 - damp) * d
+                d = d + mom * buf if nesterov else buf
+            p.data -= lr * d
 
 
 class Adam(Optimizer):
     """Adam as ``torch.optim.Adam`` (L2 ``weight_decay`` added to the gradient, no amsgrad).
 
     ``m = b1 m + (1 - b1) g``; ``v = b2 v + (1 - b2) g^2``;
-    ``p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)``.
+    ``p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)``, ``t`` counting the
+    steps that parameter took (a parameter without a gradient takes none).
     """
+
+    _state_keys = frozenset({"step", "exp_avg", "exp_avg_sq"})
 
     def __init__(
         self,
@@ -179,19 +356,28 @@ class Adam(Optimizer):
         eps: float = 1e-8,
         weight_decay: float = 0.0,
     ) -> None:
-        super().__init__(params, {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay})
+        super().__init__(params, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay})
 
-    def _check_hyper(self, group: dict[str, Any]) -> None:
-        super()._check_hyper(group)
-        b1, b2 = group["betas"]
-        if not (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0):
-            raise ValueError(f"Adam: betas must be in [0, 1), got {group['betas']}")
+    def _check_hyper(self, group: dict[str, Any], where: str) -> None:
+        """Also makes ``betas`` a tuple (a list is accepted, as in PyTorch)."""
+        super()._check_hyper(group, where)
+        betas = group["betas"]
+        if not (
+            isinstance(betas, (tuple, list))
+            and len(betas) == 2
+            and all(_as_finite(b) is not None and 0 <= float(b) < 1 for b in betas)
+        ):
+            raise HyperParameterError(f"{where}: betas must be a pair of finite numbers in [0, 1), got {betas!r}")
+        group["betas"] = tuple(betas)
+        _require(where, "eps", group["eps"], "> 0", lambda v: v > 0)
 
     def step(self) -> None:
         for g in self.param_groups:
-            lr, (b1, b2), eps, wd = g["lr"], g["betas"], g["eps"], g["weight_decay"]
+            lr, (b1, b2), eps, wd = float(g["lr"]), g["betas"], g["eps"], g["weight_decay"]
             for p in g["params"]:
-                grad = p.grad
+                grad = p._grad
+                if grad is None:  # PyTorch: p.grad is None -> no step count, no moment update
+                    continue
                 if wd:
                     grad = grad + wd * p.data
                 st = self.state.get(id(p))
