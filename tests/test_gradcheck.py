@@ -29,7 +29,10 @@ class Affine(mg.Module):
             self.w.grad[...] = gw
         elif self.bug != "skip":
             self.w.grad += gw
-        self.b.grad += g.sum(axis=0)
+        if self.bug != "flag" or self.needs_input_grad:  # "flag": the bias gradient lost when dL/dx is not wanted
+            self.b.grad += g.sum(axis=0)
+        if self.bug == "flag" and not self.needs_input_grad:
+            return None
         gx = g * self.w.data
         if self.bug == "inplace":
             g *= 0
@@ -48,7 +51,7 @@ def test_correct_module_passes_and_report_prints():
 
 @pytest.mark.parametrize(
     "bug,bad",
-    [("factor", "w"), ("skip", "w"), ("overwrite", "w"), ("input", "input"), ("inplace", "modified")],
+    [("factor", "w"), ("skip", "w"), ("overwrite", "w"), ("input", "input"), ("inplace", "modified"), ("flag", "needs_input_grad is False")],
 )
 def test_bugs_are_caught_and_named(bug, bad):
     with pytest.raises(mg.GradcheckError) as info:

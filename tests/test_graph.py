@@ -45,6 +45,7 @@ def test_residual_gradcheck_and_fanout_sums():
 
 def test_two_input_model():
     g = two_inputs()
+    g.needs_input_grad = True
     out = g(X, RNG.standard_normal((4, 2)))
     assert out.shape == (4, 3)
     gx, gm = g.backward(np.ones_like(out))
@@ -60,6 +61,7 @@ def test_two_input_model():
 
 def test_two_output_model():
     g = two_outputs()
+    g.needs_input_grad = True
     a, b = g(X)
     assert a.shape == (4, 3) and b.shape == (4, 2)
     assert g.backward(np.ones_like(a), np.ones_like(b)).shape == X.shape
@@ -166,7 +168,7 @@ def test_runtime_errors_name_the_node():
         fresh.backward(np.ones((4, 3)))
 
 
-def test_input_grad_false_runs_only_what_leads_to_parameters():
+def test_by_default_a_graph_runs_only_what_leads_to_parameters():
     def build():
         x, meta = mg.Input(6), mg.Input(2)
         side = mg.Tanh()(meta)  # no parameter anywhere behind it: its backward is skipped
@@ -174,11 +176,12 @@ def test_input_grad_false_runs_only_what_leads_to_parameters():
         return mg.Graph([x, meta], mg.Linear(6, 3, rng=1)(mg.Concat()(h, side)))
 
     a, b = build(), build()
+    a.needs_input_grad = True
     meta = RNG.standard_normal((4, 2))
     ones = np.ones((4, 3))
     a(X, meta)
     gx, gm = a.backward(ones)
     b(X, meta)
-    assert b.backward(ones, input_grad=False) is None
+    assert b.backward(ones) is None
     for (_, p), (_, q) in zip(a.named_parameters(), b.named_parameters()):
         np.testing.assert_array_equal(p.grad, q.grad)

@@ -154,18 +154,18 @@ def test_grad_output_from_a_different_forward_is_refused():
 
 @pytest.mark.parametrize("accumulating", [False, True])
 @pytest.mark.parametrize(
-    "bad", [np.ones((4, 1)), np.ones((4, 3)), np.ones(4), np.ones((1, 4, 2)), [[1.0, 1.0]] * 4, 1.0]
+    "bad", [np.ones((4, 1)), np.ones((4, 3)), np.ones(4), np.ones((1, 4, 2)), [[1.0]] * 4, 1.0]
 )
 def test_linear_backward_refuses_every_wrong_grad_output(bad, accumulating):
-    # Linear.backward leaves the shape check to NumPy (out= must fit) and to Parameter's own check on
-    # the accumulating path, where += would broadcast a (4, 1) gradient without a word.
+    # Linear.backward checks grad_output against the last forward before writing anything: on the
+    # accumulating path += would otherwise broadcast a (4, 1) gradient without a word.
     lin = mg.Linear(3, 2, rng=0, dtype="float64")
     x = np.ones((4, 3))
     lin(x)
     if accumulating:
         lin.backward(np.ones((4, 2)))
     before = lin.weight.grad.copy(), lin.bias.grad.copy()
-    with pytest.raises(mg.ShapeError, match=r"Linear\(3 -> 2\): backward expected grad_output \(4, 2\)"):
+    with pytest.raises(mg.ShapeError, match=r"Linear\(3 -> 2\): backward expected grad_output of shape \(4, 2\)"):
         lin.backward(bad)
     np.testing.assert_array_equal(lin.weight.grad, before[0])  # nothing written
     np.testing.assert_array_equal(lin.bias.grad, before[1])

@@ -25,6 +25,7 @@ def test_forward_and_backward_match_manual_composition():
     rng = np.random.default_rng(0)
     l1, l2 = mg.Linear(4, 3, rng=0, dtype="float64"), mg.Linear(3, 2, rng=1, dtype="float64")
     net = mg.Sequential(l1, mg.Tanh(), l2)
+    net.needs_input_grad = True
     x = rng.standard_normal((5, 4))
     y = net(x)
     np.testing.assert_allclose(y, np.tanh(x @ l1.weight.data.T + l1.bias.data) @ l2.weight.data.T + l2.bias.data)
@@ -69,7 +70,7 @@ def test_seed_network_learns_xor_to_100_percent():
     assert (loss.probs.argmax(axis=1) == y).all()
 
 
-def test_input_grad_false_skips_work_but_gives_the_same_parameter_gradients():
+def test_a_network_skips_the_data_gradient_unless_asked_with_the_same_parameter_gradients():
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((6, 5)), rng.integers(0, 3, 6)
 
@@ -83,14 +84,59 @@ def test_input_grad_false_skips_work_but_gives_the_same_parameter_gradients():
         )
 
     full, lean = make(), make()
+    full.needs_input_grad = True  # asking: one attribute
     loss = mg.SoftmaxCrossEntropy()
     loss(full(x), y)
     assert full.backward(loss.backward()).shape == x.shape
+    lean.retain_grad()
     loss(lean(x), y)
-    assert lean.backward(loss.backward(), input_grad=False) is None
+    assert lean.backward(loss.backward()) is None  # the default: the data's gradient is nobody's business
     for (_, a), (_, b) in zip(full.named_parameters(), lean.named_parameters()):
         np.testing.assert_array_equal(a.grad, b.grad)
-    assert lean._grad_flow[2] is None and lean._grad_flow[3] is not None  # Linear 0's input grad not computed
+    # Linear 0 (child 2) did not compute its input gradient; Flatten and Dropout did not run at all.
+    assert lean.grad_flow[:3] == [None, None, None] and lean.grad_flow[3] is not None
+    # The flag was set on the first Linear only for that call: on its own it returns dL/dx again.
+    lin = lean[2]
+    lin(x)
+    assert lin.backward(np.ones((6, 4))).shape == (6, 5)
+
+
+def test_the_first_linear_skips_g_at_w_and_a_module_that_ignores_the_flag_still_works():
+    calls = []
+
+    class Spy(mg.Module):  # a user module that knows nothing of needs_input_grad
+        def forward(self, x):
+            return x
+
+        def backward(self, grad_output):
+            calls.append(grad_output.shape)
+            return grad_output
+
+    w = mg.Linear(3, 2, rng=0, dtype="float64")
+    net = mg.Sequential(Spy(), mg.Linear(2, 2, rng=1, dtype="float64"))
+    x = np.ones((4, 2))
+    with pytest.raises(mg.StateError, match=r"Sequential\[1\] Linear.*before forward"):
+        net.backward(np.ones((4, 2)))
+    net(x)
+    assert net.backward(np.ones((4, 2))) is None
+    assert calls == []  # Spy has no parameters and leads nowhere: not run
+    net.needs_input_grad = True
+    net(x)
+    np.testing.assert_allclose(net.backward(np.ones((4, 2))), np.ones((4, 2)) @ net[1].weight.data)
+    assert calls == [(4, 2)]
+    w(np.ones((4, 3)))
+    w.needs_input_grad = False
+    assert w.backward(np.ones((4, 2))) is None and w.weight.has_grad
+
+
+def test_a_none_gradient_is_a_clear_error_naming_the_fix():
+    inner = mg.Sequential(mg.Linear(3, 2, rng=0))
+    outer_lin = mg.Linear(4, 3, rng=1)
+    x = np.ones((5, 4), np.float32)
+    inner(outer_lin(x))
+    g = inner.backward(np.ones((5, 2), np.float32))  # a network: None unless asked
+    with pytest.raises(mg.StateError, match="needs_input_grad = True"):
+        outer_lin.backward(g)
 
 
 def test_zero_grad_is_lazy_but_reads_as_zeros_and_accumulates():

@@ -1,0 +1,109 @@
+"""Every kernel of minigrad/kernels.py against the plain expression its docstring names."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import minigrad as mg
+from minigrad import kernels
+
+sizes = st.integers(min_value=1, max_value=7)
+seeds = st.integers(min_value=0, max_value=2**31 - 1)
+dtypes = st.sampled_from([np.float32, np.float64])
+fast = settings(max_examples=40, deadline=None)
+
+
+def tol(dtype) -> dict:
+    return {"rtol": 1e-5, "atol": 1e-6} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-14}
+
+
+@fast
+@given(n=sizes, f=sizes, seed=seeds, dtype=dtypes)
+def test_sigmoid_equals_the_plain_form_and_keeps_the_dtype(n, f, seed, dtype):
+    z = (np.random.default_rng(seed).standard_normal((n, f)) * 8).astype(dtype)
+    a = kernels.sigmoid(z)
+    assert a.dtype == dtype and a is not z
+    np.testing.assert_allclose(a, 1 / (1 + np.exp(-z)), **tol(dtype))
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_sigmoid_and_softmax_never_overflow(dtype):
+    z = np.array([[-1e4, -100.0, 0.0, 100.0, 1e4]], dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        a = kernels.sigmoid(z)
+        s = kernels.softmax(z)
+    np.testing.assert_array_equal(a[0, [0, 2, 4]], [0.0, 0.5, 1.0])
+    assert np.isfinite(s).all() and s[0, -1] == 1.0
+
+
+@fast
+@given(n=sizes, c=sizes, seed=seeds, dtype=dtypes)
+def test_softmax_equals_the_plain_form(n, c, seed, dtype):
+    z = np.random.default_rng(seed).standard_normal((n, c)).astype(dtype) * 5
+    plain = np.exp(z) / np.exp(z).sum(axis=-1, keepdims=True)
+    np.testing.assert_allclose(kernels.softmax(z), plain, **tol(dtype))
+
+
+@fast
+@given(n=sizes, c=sizes, seed=seeds, dtype=dtypes, scale=st.sampled_from([1.0, 30.0, 1e4]))
+def test_softmax_cross_entropy_equals_minus_log_softmax_at_the_labels(n, c, seed, dtype, scale):
+    rng = np.random.default_rng(seed)
+    z = (rng.standard_normal((n, c)) * scale).astype(dtype)
+    labels = rng.integers(0, c, n)
+    z64 = z.astype(np.float64)
+    log_softmax = z64 - z64.max(axis=1, keepdims=True)
+    log_softmax -= np.log(np.exp(log_softmax).sum(axis=1, keepdims=True))
+    total, probs = kernels.softmax_cross_entropy(z, labels)
+    assert probs.dtype == dtype
+    expected = -log_softmax[np.arange(n), labels].sum()
+    np.testing.assert_allclose(total, expected, rtol=1e-4 if dtype == np.float32 else 1e-12, atol=1e-3)
+    np.testing.assert_allclose(probs, np.exp(log_softmax), **tol(dtype))
+
+
+@fast
+@given(
+    labels=st.lists(st.integers(-(2**31), 2**31 - 1), max_size=20),
+    c=st.integers(1, 12),
+    dtype=st.sampled_from([np.int8, np.int32, np.int64, np.uint8, np.uint32, np.uint64]),
+)
+def test_labels_in_range_equals_the_two_comparisons(labels, c, dtype):
+    info = np.iinfo(dtype)
+    t = np.array([v for v in labels if info.min <= v <= info.max], dtype=dtype)
+    assert kernels.labels_in_range(t, c) == bool(((t >= 0) & (t < c)).all())
+
+
+@fast
+@given(n=sizes, a_rows=sizes, b_cols=sizes, seed=seeds, written=st.booleans())
+def test_add_matmul_and_add_batch_sum_equal_plus_equals(n, a_rows, b_cols, seed, written):
+    rng = np.random.default_rng(seed)
+    a, b = rng.standard_normal((a_rows, n)), rng.standard_normal((n, b_cols))
+    p, q = mg.Parameter(np.zeros((a_rows, b_cols))), mg.Parameter(np.zeros((a_rows, b_cols)))
+    g = rng.standard_normal((n, b_cols))
+    r, s = mg.Parameter(np.zeros(b_cols)), mg.Parameter(np.zeros(b_cols))
+    if written:  # something already added since zero_grad: the kernels must add, not overwrite
+        for prm in (p, q, r, s):
+            prm.grad += 1.5
+    kernels.add_matmul(p, a, b)
+    q.grad += a @ b
+    kernels.add_batch_sum(r, g)
+    s.grad += g.sum(axis=0)
+    np.testing.assert_allclose(p.grad, q.grad, rtol=1e-12)
+    np.testing.assert_allclose(r.grad, s.grad, rtol=1e-12)
+    assert p.has_grad and r.has_grad
+
+
+def test_add_matmul_refuses_a_product_of_another_shape_and_writes_nothing():
+    p = mg.Parameter(np.zeros((2, 3)))
+    with pytest.raises(ValueError):
+        kernels.add_matmul(p, np.ones((2, 4)), np.ones((4, 2)))
+    assert not p.has_grad
+    p.grad += 1.0
+    with pytest.raises(ValueError, match="does not fit"):
+        kernels.add_matmul(p, np.ones((1, 4)), np.ones((4, 3)))  # (1, 3) would broadcast under +=
+    np.testing.assert_array_equal(p.grad, np.ones((2, 3)))
