@@ -71,20 +71,20 @@ class Sequential(Module):
         flow: list[Any] | None = [None] * len(layers) + [grad_output] if self.retains_grad else None
         i = len(layers) - 1
         try:
-            while i >= first:
+            while i > first or (wanted and i >= 0):  # children whose input gradient someone needs
                 layer = layers[i]
-                if i > first or wanted:
-                    layer.needs_input_grad = True
-                    grad_output = layer.backward(grad_output)
-                else:  # only for this call: the child called on its own later keeps its default
-                    layer.needs_input_grad = False
-                    try:
-                        grad_output = layer.backward(grad_output)
-                    finally:
-                        layer.__dict__.pop("needs_input_grad", None)
+                layer.needs_input_grad = True
+                grad_output = layer.backward(grad_output)
                 if flow is not None:
                     flow[i] = grad_output
                 i -= 1
+            if not wanted and i == first:  # the first child with parameters: its parameters' gradients only
+                layer = layers[i]
+                layer.needs_input_grad = False
+                try:
+                    layer.backward(grad_output)
+                finally:
+                    del layer.needs_input_grad  # only for this call: on its own, the child keeps its default
         except Exception as exc:
             annotate(exc, f"Sequential[{i}]")
             raise

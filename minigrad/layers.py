@@ -75,6 +75,9 @@ class Linear(Module):
         self.bias = Parameter(b) if bias else None
         self._x: np.ndarray | None = None
 
+    def _has_parameters(self) -> bool:
+        return True  # a weight, always (the generic scan of __dict__ costs a step ~1 us)
+
     def forward(self, x: Any) -> np.ndarray:
         """``x`` (N, in_features) -> ``x @ W.T + b`` (N, out_features); keeps ``x`` for backward."""
         w = self.weight.data

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .errors import NonFiniteError, ShapeError, TargetError, describe
-from .kernels import labels_in_range, sigmoid, softmax_cross_entropy
+from .kernels import labels_in_range, sigmoid, softmax_cross_entropy, softmax_cross_entropy_backward
 from .layers import as_batch
 from .module import Module
 
@@ -137,9 +137,7 @@ class SoftmaxCrossEntropy(Loss):
         z = self._logits(input)
         t = target if type(target) is np.ndarray else np.asarray(target)
         if t.ndim == 1:
-            labels = self._class_indices(z, t)
-            total, probs = softmax_cross_entropy(z, labels)
-            self._target = labels
+            total, probs, self._target = softmax_cross_entropy(z, self._class_indices(z, t))
         else:
             y = self._dense(z, t, "probabilities")
             m = z.max(axis=1, keepdims=True)
@@ -157,14 +155,10 @@ class SoftmaxCrossEntropy(Loss):
         probs = self._delta
         if probs is None:
             raise self._not_run()
-        target = self._target
-        grad = probs.copy()
-        if target.ndim == 1:
-            grad[np.arange(len(grad)), target] -= 1.0  # p - y, y one-hot: subtract 1 at the targets
-        else:
-            grad -= target
-        grad *= self._scale(grad_output, len(grad))
-        return grad
+        target, scale = self._target, self._scale(grad_output, len(probs))
+        if target.ndim == 1:  # flat positions of the labels: y is one-hot, subtract 1 there
+            return softmax_cross_entropy_backward(probs, target, scale)
+        return (probs - target) * scale
 
 class SigmoidBCE(Loss):
     """Independent sigmoids with binary cross-entropy, from the logits: multi-label classification.

@@ -191,7 +191,7 @@ class Module:
 
     def _has_parameters(self) -> bool:
         """Whether backward can add to a parameter here (conservative: any child module counts)."""
-        return any(isinstance(v, (Parameter, Module)) for v in self.__dict__.values())
+        return any(isinstance(v, (Parameter, Module)) for v in vars(self).values())
 
     def _not_run(self, what: str = "forward") -> StateError:
         return StateError(f"{self!r}: backward called before {what}; call forward first")

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from .errors import HyperParameterError, StateDictError, describe
+from .kernels import constant
 from .module import Parameter
 
 
@@ -249,7 +250,7 @@ class _FlatGroup:
 
     def step(self, lr: float) -> None:
         for data, grad, scratch in self.flats:
-            np.multiply(grad, lr, out=scratch)
+            np.multiply(grad, constant(float(lr), grad.dtype), out=scratch)  # a 0-d lr: see kernels.constant
             data -= scratch
 
 

@@ -59,11 +59,35 @@ def test_softmax_cross_entropy_equals_minus_log_softmax_at_the_labels(n, c, seed
     z64 = z.astype(np.float64)
     log_softmax = z64 - z64.max(axis=1, keepdims=True)
     log_softmax -= np.log(np.exp(log_softmax).sum(axis=1, keepdims=True))
-    total, probs = kernels.softmax_cross_entropy(z, labels)
+    total, probs, targets = kernels.softmax_cross_entropy(z, labels)
     assert probs.dtype == dtype
     expected = -log_softmax[np.arange(n), labels].sum()
     np.testing.assert_allclose(total, expected, rtol=1e-4 if dtype == np.float32 else 1e-12, atol=1e-3)
     np.testing.assert_allclose(probs, np.exp(log_softmax), **tol(dtype))
+    one_hot = np.zeros((n, c))
+    one_hot[np.arange(n), labels] = 1.0
+    grad = kernels.softmax_cross_entropy_backward(probs, targets, 0.25)
+    assert grad.dtype == dtype
+    np.testing.assert_allclose(grad, 0.25 * (probs - one_hot), **tol(dtype))
+
+
+@fast
+@given(n=sizes, f=sizes, seed=seeds, dtype=dtypes)
+def test_sigmoid_backward_equals_g_a_one_minus_a(n, f, seed, dtype):
+    rng = np.random.default_rng(seed)
+    g, a = rng.standard_normal((n, f)).astype(dtype), rng.uniform(0, 1, (n, f)).astype(dtype)
+    out = kernels.sigmoid_backward(g, a)
+    assert out.dtype == dtype
+    np.testing.assert_allclose(out, g * a * (1 - a), **tol(dtype))
+
+
+def test_constant_is_a_read_only_0d_array_of_the_dtype():
+    c = kernels.constant(0.5, np.float32)
+    assert c.shape == () and c.dtype == np.float32 and float(c) == 0.5
+    with pytest.raises(ValueError, match="read-only"):
+        c += 1
+    x = np.ones(3, np.float32)
+    assert (x * c).dtype == np.float32
 
 
 @fast
