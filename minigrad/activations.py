@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ShapeError
-from .kernels import sigmoid, sigmoid_backward, softmax
+from .kernels import sigmoid, softmax
 from .layers import as_batch
 from .module import Module
 
@@ -44,7 +44,9 @@ class Sigmoid(_Elementwise):
 
     def backward(self, grad_output: Any) -> np.ndarray:
         """``dL/dz = dL/da * a * (1 - a)``, the ``sigma'(z)`` factor of the backward recursion."""
-        return sigmoid_backward(self._check(grad_output), self._cache)  # g * a * (1 - a)
+        g = self._check(grad_output)
+        a = self._cache
+        return g * a * (1.0 - a)
 
 
 class Tanh(_Elementwise):

@@ -48,14 +48,6 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     return a
 
 
-def sigmoid_backward(g: np.ndarray, a: np.ndarray) -> np.ndarray:
-    """``g * a * (1 - a)``, the sigmoid's backward from its output ``a``, in one new array."""
-    grad = np.subtract(constant(1.0, a.dtype), a)
-    grad *= a
-    grad *= g
-    return grad
-
-
 def softmax(z: np.ndarray) -> np.ndarray:
     """``np.exp(z) / np.exp(z).sum(axis=-1, keepdims=True)``, the row max subtracted first.
 

@@ -71,16 +71,6 @@ def test_softmax_cross_entropy_equals_minus_log_softmax_at_the_labels(n, c, seed
     np.testing.assert_allclose(grad, 0.25 * (probs - one_hot), **tol(dtype))
 
 
-@fast
-@given(n=sizes, f=sizes, seed=seeds, dtype=dtypes)
-def test_sigmoid_backward_equals_g_a_one_minus_a(n, f, seed, dtype):
-    rng = np.random.default_rng(seed)
-    g, a = rng.standard_normal((n, f)).astype(dtype), rng.uniform(0, 1, (n, f)).astype(dtype)
-    out = kernels.sigmoid_backward(g, a)
-    assert out.dtype == dtype
-    np.testing.assert_allclose(out, g * a * (1 - a), **tol(dtype))
-
-
 def test_constant_is_a_read_only_0d_array_of_the_dtype():
     c = kernels.constant(0.5, np.float32)
     assert c.shape == () and c.dtype == np.float32 and float(c) == 0.5
