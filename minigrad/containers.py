@@ -7,7 +7,7 @@ from typing import Any, overload
 
 import numpy as np
 
-from .errors import MinigradError
+from .errors import ArgumentTypeError, MinigradError
 from .module import Module, build_module
 
 
@@ -122,7 +122,7 @@ class Sequential(Module):
             return Sequential(*layers[idx])
         if isinstance(idx, (int, np.integer)):
             return layers[idx]
-        raise TypeError(f"Sequential indices must be int or slice, got {type(idx).__name__}")
+        raise ArgumentTypeError(f"Sequential indices must be int or slice, got {type(idx).__name__}")
 
     def __iter__(self) -> Iterator[Module]:
         return iter(self._layers)

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ShapeError
+from .errors import HyperParameterError, ShapeError
 from .init import get_rng
 
 
@@ -31,7 +31,7 @@ def batches(
     if y is not None and len(y) != n:
         raise ShapeError(f"batches: x has {n} examples but y has {len(y)}")
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batches: batch_size must be a positive int, got {batch_size!r}")
+        raise HyperParameterError(f"batches: batch_size must be a positive int, got {batch_size!r}")
     stop = n - n % batch_size if drop_last else n
     if shuffle:
         order = get_rng(rng).permutation(n)

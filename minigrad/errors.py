@@ -42,6 +42,15 @@ class HyperParameterError(MinigradError, ValueError):
     """A hyper-parameter (learning rate, momentum, betas, eps, ...) is NaN, of the wrong type or out of range."""
 
 
+class ConfigError(MinigradError, ValueError):
+    """An argument names something that does not exist, or takes a value it cannot (an unknown
+    initialiser, reduction or metric, a non-floating dtype)."""
+
+
+class ArgumentTypeError(MinigradError, TypeError):
+    """An argument of the wrong type (a list where a Module was expected, a string as a seed)."""
+
+
 class GraphError(MinigradError, ValueError):
     """A compute graph cannot be built as described."""
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .errors import MinigradError
+from .errors import ArgumentTypeError, ConfigError
 
 _global_rng: np.random.Generator = np.random.default_rng()
 _default_dtype: np.dtype = np.dtype(np.float32)
@@ -30,7 +30,7 @@ def get_rng(rng: np.random.Generator | int | None = None) -> np.random.Generator
         return rng
     if isinstance(rng, (int, np.integer)):
         return np.random.default_rng(int(rng))
-    raise TypeError(f"rng: expected None, an int seed or numpy.random.Generator, got {type(rng).__name__}")
+    raise ArgumentTypeError(f"rng: expected None, an int seed or numpy.random.Generator, got {type(rng).__name__}")
 
 
 def as_float_dtype(dtype: object = None) -> np.dtype:
@@ -40,9 +40,9 @@ def as_float_dtype(dtype: object = None) -> np.dtype:
     try:
         resolved = np.dtype(dtype)
     except TypeError as exc:
-        raise MinigradError(f"dtype: {dtype!r} is not a NumPy dtype") from exc
+        raise ConfigError(f"dtype: {dtype!r} is not a NumPy dtype") from exc
     if resolved.kind != "f":
-        raise MinigradError(f"dtype: expected a floating dtype (float32, float64), got {resolved}")
+        raise ConfigError(f"dtype: expected a floating dtype (float32, float64), got {resolved}")
     return resolved
 
 
@@ -110,6 +110,6 @@ def initialise(name: str, rng: np.random.Generator, out_f: int, in_f: int, dtype
     try:
         fn = INITIALISERS[name]
     except KeyError:
-        raise MinigradError(f"init: unknown initialiser {name!r}; choose one of {sorted(INITIALISERS)}") from None
+        raise ConfigError(f"init: unknown initialiser {name!r}; choose one of {sorted(INITIALISERS)}") from None
     w, b = fn(rng, out_f, in_f, dtype)
     return np.ascontiguousarray(w, dtype=dtype), np.ascontiguousarray(b, dtype=dtype)

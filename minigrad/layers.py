@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ShapeError, describe
+from .errors import HyperParameterError, ShapeError, describe
 from .init import as_float_dtype, get_rng, initialise
 from .kernels import add_batch_sum, add_matmul
 from .module import Module, Parameter
@@ -199,8 +199,8 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, rng: np.random.Generator | int | None = None) -> None:
         super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p}")
+        if isinstance(p, bool) or not isinstance(p, (int, float, np.floating, np.integer)) or not 0.0 <= p <= 1.0:
+            raise HyperParameterError(f"Dropout: p must be a probability in [0, 1], got {p}")
         self.p = float(p)
         # An own generator, so drawing masks does not shift other modules' random streams.
         self.rng = (

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import NonFiniteError, ShapeError, TargetError, describe
+from .errors import ConfigError, NonFiniteError, ShapeError, TargetError, describe
 from .kernels import labels_in_range, sigmoid, softmax_cross_entropy, softmax_cross_entropy_backward
 from .layers import as_batch
 from .module import Module
@@ -35,7 +35,7 @@ class Loss(Module):
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
         if reduction not in ("mean", "sum"):
-            raise ValueError(f"{type(self).__name__}: reduction must be 'mean' or 'sum', got {reduction!r}")
+            raise ConfigError(f"{type(self).__name__}: reduction must be 'mean' or 'sum', got {reduction!r}")
         self.reduction = reduction
         self.probs: np.ndarray | None = None
         self._delta: np.ndarray | None = None  # a - y, before the 1/N of the mean

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ShapeError, StateDictError, StateError, describe
+from .errors import ArgumentTypeError, ConfigError, ShapeError, StateDictError, StateError, describe
 from .init import get_default_dtype
 
 
@@ -165,7 +165,7 @@ class Module:
     def add_module(self, name: str, module: Module) -> None:
         """Register ``module`` as a child under ``name`` (containers use names like ``"0"``)."""
         if not isinstance(module, Module):
-            raise TypeError(f"{type(self).__name__}.add_module: expected a Module, got {type(module).__name__}")
+            raise ArgumentTypeError(f"{type(self).__name__}.add_module: expected a Module, got {type(module).__name__}")
         setattr(self, name, module)
 
     # -- the contract -------------------------------------------------------------
@@ -290,9 +290,9 @@ class Module:
         try:
             dt = np.dtype(dtype)
         except TypeError:
-            raise ShapeError(f"{type(self).__name__}.to: {dtype!r} is not a NumPy dtype") from None
+            raise ConfigError(f"{type(self).__name__}.to: {dtype!r} is not a NumPy dtype") from None
         if dt.kind != "f":
-            raise ShapeError(f"{type(self).__name__}.to: expected a floating dtype (float32, float64), got {dt}")
+            raise ConfigError(f"{type(self).__name__}.to: expected a floating dtype (float32, float64), got {dt}")
         for p in self.parameters():
             if p.data.dtype != dt:
                 before = p._grad  # None: zero since zero_grad

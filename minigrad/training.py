@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .data import batches
-from .errors import NonFiniteError
+from .errors import ConfigError, HyperParameterError, NonFiniteError
 from .history import History
 from .init import get_rng
 from .losses import Loss, SoftmaxCrossEntropy
@@ -96,84 +96,105 @@ def fit(
 ) -> History:
     """Train ``model`` by mini-batch gradient descent for ``epochs`` passes over ``(x, y)``.
 
-    Each step: ``zero_grad``, ``loss(model(xb), yb)``, ``model.backward(loss.backward())``,
-    ``optimizer.step()``. Shows a tqdm progress bar per epoch when ``progress`` and
-    prints one summary line per epoch when ``verbose``; returns the :class:`History` (``history`` is extended
-    when given). A NaN or inf loss stops training with a :class:`NonFiniteError`
-    that names the epoch and batch (the history so far is on ``.history``). Ctrl-C
-    stops cleanly after the current batch and returns the history.
+    Each step is the README's loop: ``zero_grad``, ``loss(model(xb), yb)``,
+    ``model.backward(loss.backward())``, ``optimizer.step()``. Shows a tqdm progress bar per
+    epoch when ``progress`` and prints one summary line per epoch when ``verbose``; returns the
+    :class:`History` (``history`` is extended when given). A NaN or inf loss stops training with
+    a :class:`NonFiniteError` that names the epoch and batch (the history so far is on
+    ``.history``). Ctrl-C stops cleanly after the current batch and returns the history.
     Each of ``callbacks`` is called as ``cb(epoch, history, model)`` after an epoch is
     recorded (e.g. to evaluate on a test set and ``history.record`` the result).
     """
     unknown = set(metrics) - {"accuracy"}
     if unknown:
-        raise ValueError(f"fit: unknown metric(s) {sorted(unknown)}; available: ['accuracy']")
-    if epochs < 0:
-        raise ValueError(f"fit: epochs must be >= 0, got {epochs}")
-    track = "accuracy" in metrics
+        raise ConfigError(f"fit: unknown metric(s) {sorted(unknown)}; available: ['accuracy']")
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+        raise HyperParameterError(f"fit: epochs must be an int >= 0, got {epochs!r}")
+    run = _Run(model, loss, optimizer, "accuracy" in metrics, _Log(progress, verbose))
     hist = history if history is not None else History()
     shuffle_rng = get_rng(rng)
-    n = len(x)
-    log = _Log(progress, verbose)
-    start_epoch = hist.epochs
+    start = hist.epochs
     with _StopOnInterrupt() as stop:
-        for epoch in range(start_epoch + 1, start_epoch + epochs + 1):
+        n = len(x)
+        for epoch in range(start + 1, start + epochs + 1):
             t0 = time.perf_counter()
-            model.train()
-            bar = log.bar(n, f"Epoch {epoch}/{start_epoch + epochs}")
-            total_loss, correct, counted, seen = 0.0, 0, 0, 0
-            for b, (xb, yb) in enumerate(batches(x, y, batch_size, shuffle=True, rng=shuffle_rng), start=1):
-                optimizer.zero_grad()
-                try:
-                    value = loss.forward(model.forward(xb), yb)
-                except NonFiniteError as exc:
-                    lr = optimizer.param_groups[0].get("lr")
-                    err = NonFiniteError(
-                        f"Epoch {epoch}, batch {b}: training diverged and was stopped. {exc}. "
-                        f"The learning rate (lr={lr}) is the likely cause."
-                    )
-                    err.history = hist  # type: ignore[attr-defined]
-                    raise err from exc
-                model.backward(loss.backward())
-                optimizer.step()
-                total_loss += value * len(xb) if loss.reduction == "mean" else value
-                seen += len(xb)
-                if track:
-                    c, t = count_correct(loss.probs, yb, loss)
-                    correct += c
-                    counted += t
-                if bar is not None and (b % 100 == 0 or seen == n):
-                    bar.update(seen - bar.n)
-                    postfix = f"loss {total_loss / seen:.4f}" + (f", acc {correct / counted:.4f}" if track else "")
-                    bar.set_postfix_str(postfix, refresh=False)
-                if stop.requested:
-                    break
-            if bar is not None:
-                bar.close()
+            data = batches(x, y, batch_size, shuffle=True, rng=shuffle_rng)
+            seen, row = run.epoch(epoch, f"Epoch {epoch}/{start + epochs}", data, n, stop, hist)
             if seen == 0:
                 break
-            row = {"loss": total_loss / seen}
-            if track:
-                row["accuracy"] = correct / counted
-            val = None
-            if validation is not None:
-                val = evaluate(model, loss, *validation)
-                row["val_loss"] = val["loss"]
-                if track:
-                    row["val_accuracy"] = val["accuracy"]
+            val = run.validate(row, validation)
             row["seconds"] = time.perf_counter() - t0
-            complete = seen == n
-            if complete:
+            if seen == n:
                 hist.record(**row)
                 for cb in callbacks:
                     cb(epoch, hist, model)
-                log.epoch(epoch, row, val if track else None)
+                run.log.epoch(epoch, row, val if run.track else None)
             if stop.requested:
                 hist.interrupted = True
-                where = f"after epoch {epoch}" if complete else f"in epoch {epoch} after {seen} of {n} examples"
-                log.line(f"Interrupted {where}; the history of {hist.epochs} complete epoch(s) is kept.")
+                where = f"after epoch {epoch}" if seen == n else f"in epoch {epoch} after {seen} of {n} examples"
+                run.log.line(f"Interrupted {where}; the history of {hist.epochs} complete epoch(s) is kept.")
                 break
     return hist
+
+
+class _Run:
+    """One training run's parts; ``epoch`` runs the steps of one pass and sums its loss and accuracy."""
+
+    def __init__(self, model: Module, loss: Loss, optimizer: Optimizer, track: bool, log: _Log) -> None:
+        self.model, self.loss, self.optimizer, self.track, self.log = model, loss, optimizer, track, log
+
+    def step(self, xb: np.ndarray, yb: np.ndarray) -> float:
+        """One step of the README's loop; returns the batch's loss."""
+        self.optimizer.zero_grad()
+        value = self.loss(self.model(xb), yb)
+        self.model.backward(self.loss.backward())
+        self.optimizer.step()
+        return value
+
+    def validate(self, row: dict[str, float], validation: Any) -> dict[str, float] | None:
+        """Evaluate on ``validation`` (if any) into ``row``; returns the evaluation."""
+        if validation is None:
+            return None
+        val = evaluate(self.model, self.loss, *validation)
+        row["val_loss"] = val["loss"]
+        if self.track:
+            row["val_accuracy"] = val["accuracy"]
+        return val
+
+    def epoch(self, epoch: int, desc: str, data: Any, n: int, stop: _StopOnInterrupt, hist: History):
+        """Train on every batch of ``data``; returns the examples seen and the epoch's loss (and accuracy)."""
+        model, loss = self.model, self.loss
+        model.train()
+        bar = self.log.bar(n, desc)
+        total_loss, correct, counted, seen = 0.0, 0, 0, 0
+        for b, (xb, yb) in enumerate(data, start=1):
+            try:
+                value = self.step(xb, yb)
+            except NonFiniteError as exc:
+                lr = self.optimizer.param_groups[0].get("lr")
+                err = NonFiniteError(
+                    f"Epoch {epoch}, batch {b}: training diverged and was stopped. {exc}. "
+                    f"The learning rate (lr={lr}) is the likely cause."
+                )
+                err.history = hist  # type: ignore[attr-defined]
+                raise err from exc
+            total_loss += value * len(xb) if loss.reduction == "mean" else value
+            seen += len(xb)
+            if self.track:
+                c, t = count_correct(loss.probs, yb, loss)
+                correct, counted = correct + c, counted + t
+            if bar is not None and (b % 100 == 0 or seen == n):
+                bar.update(seen - bar.n)
+                postfix = f"loss {total_loss / seen:.4f}" + (f", acc {correct / counted:.4f}" if self.track else "")
+                bar.set_postfix_str(postfix, refresh=False)
+            if stop.requested:
+                break
+        if bar is not None:
+            bar.close()
+        row = {"loss": total_loss / seen} if seen else {}
+        if self.track and counted:
+            row["accuracy"] = correct / counted
+        return seen, row
 
 
 class _Log:
