@@ -51,7 +51,14 @@ def test_correct_module_passes_and_report_prints():
 
 @pytest.mark.parametrize(
     "bug,bad",
-    [("factor", "w"), ("skip", "w"), ("overwrite", "w"), ("input", "input"), ("inplace", "modified"), ("flag", "needs_input_grad is False")],
+    [
+        ("factor", "w"),
+        ("skip", "w"),
+        ("overwrite", "w"),
+        ("input", "input"),
+        ("inplace", "modified"),
+        ("flag", "needs_input_grad is False"),
+    ],
 )
 def test_bugs_are_caught_and_named(bug, bad):
     with pytest.raises(mg.GradcheckError) as info:

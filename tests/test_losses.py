@@ -146,7 +146,8 @@ def test_nan_input_is_a_clear_error(loss):
 
 
 def test_bad_input_shape():
-    with pytest.raises(mg.ShapeError, match=r"SoftmaxCrossEntropy\(\): expected input \(N, C\) with C >= 1, got shape \(3,\)"):
+    expected = r"SoftmaxCrossEntropy\(\): expected input \(N, C\) with C >= 1, got shape \(3,\)"
+    with pytest.raises(mg.ShapeError, match=expected):
         mg.SoftmaxCrossEntropy()(np.ones(3), LABELS)
     with pytest.raises(mg.ShapeError, match="numeric array"):
         mg.SoftmaxCrossEntropy()(np.array([["a"]]), LABELS)
