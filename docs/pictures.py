@@ -31,7 +31,7 @@ def main() -> None:
     layers: list[mg.Module] = []
     for i in range(8):
         layers += [mg.Linear(20, 20, init="pytorch", rng=i), mg.Sigmoid()]
-    deep = mg.Sequential(*layers, mg.Linear(20, 10, rng=99))
+    deep = mg.Sequential(*layers, mg.Linear(20, 10, rng=99)).retain_grad()  # record the backward for draw
     loss = mg.SoftmaxCrossEntropy()
     loss(deep(np.random.default_rng(0).standard_normal((32, 20))), np.arange(32) % 10)
     deep.backward(loss.backward())

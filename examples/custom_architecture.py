@@ -73,6 +73,7 @@ def main(epochs: int = 5, limit: int | None = None, out: str = "pictures") -> di
     # Pictures: the layer graph, and the backward pass of one batch (gradient norms on the edges).
     folder = Path(out)
     written = [save_picture(mg.draw(model), folder / "forward.svg")]
+    model.retain_grad()  # record the gradients of the next backward for draw (training above recorded none)
     opt.zero_grad()
     digit, attrs = model(x_test[:100])
     ce(digit, y_test[:100])

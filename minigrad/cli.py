@@ -246,6 +246,7 @@ def cmd_draw(args: argparse.Namespace) -> int:
     if args.gradients:
         loss = loss or SoftmaxCrossEntropy()
         (x, y), _ = DATASETS[args.dataset](args.data_dir)
+        model.retain_grad()  # record the gradient crossing each edge of this one backward, for the picture
         model.zero_grad()
         loss(model(x[:100]), y[:100])
         model.backward(loss.backward())

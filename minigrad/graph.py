@@ -361,31 +361,6 @@ class Graph(Module):
             nodes[item["name"]] = node
         return cls(inputs, [nodes[o] for o in spec["outputs"]])
 
-    # -- drawing (called by minigrad.viz) --------------------------------------------------------
-    def trace_inputs(self, tracer: Any) -> list[tuple[str, tuple[int, ...], Any]]:
-        tracer.input_names = [n.name for n in self.inputs]
-        srcs = []
-        for node in self.inputs:
-            node_id = tracer.new_id()
-            tracer.depth[node_id] = 0
-            srcs.append((node_id, node.shape, None))
-        return srcs
-
-    def trace_graph(self, tracer: Any, name: str, srcs: list, cluster: Any) -> list:
-        from .viz import Cluster
-
-        inner = cluster
-        if name:
-            inner = Cluster(name, f"{name} (Graph)")
-            cluster.members.append(inner)
-        traced: list[Any] = [(s[0], s[1]) for s in srcs] + [None] * len(self._plan)
-        flow = getattr(self, "grad_flow", None) or {}
-        for module, parents, pos in self._plan:
-            child_srcs = [(*traced[p], flow.get((p, pos))) for p in parents]
-            label = f"{name}.{self._names[pos]}" if name else self._names[pos]
-            traced[pos] = tracer.trace(module, label, child_srcs, inner)[0]
-        return [traced[p] for p in self._output_positions]
-
     def extra_repr(self) -> str:
         ins = ", ".join(f"{n.name} {_fmt(n.shape)}" for n in self.inputs)
         outs = ", ".join(o.name for o in self.outputs)
