@@ -109,22 +109,25 @@ def softmax_cross_entropy(z: np.ndarray, labels: np.ndarray) -> tuple[float, np.
     so nothing overflows (``z - m <= 0``) and the probabilities come out of the same exp.
     ``targets`` are the positions ``n * C + y_n`` of the labels in the flattened (N, C) array:
     one flat index picks (and, in the backward, writes) N elements in a fraction of the time
-    a ``[rows, labels]`` pair of index arrays takes. ``ufunc.reduce`` is ``z.max``/``.sum``
-    without their Python wrappers.
+    a ``[rows, labels]`` pair of index arrays takes; the row max is picked the same way at the
+    row's ``argmax`` (``z.max(axis=1)`` over 10 classes: 3 us at batch 10, 14 at 128, 95 at 1024;
+    argmax 0.5, 2.4, 24). ``np.add.reduce`` is ``.sum`` without its Python wrapper.
 
     The value is ``-log(prod_n p_n)``: one log instead of N, exact while the product is a
     normal float (every ``p_n`` is then at least the product, so none has underflowed). When
     it is not (a very wrong prediction, or a large batch), the log-sum-exp form above.
     """
     n, c = z.shape
-    m = np.maximum.reduce(z, axis=1, keepdims=True)
+    rows = np.arange(0, n * c, c)  # where each row starts in z.ravel()
+    # The row max as z at the row's argmax: NumPy's max along a short axis is 5-7x slower than argmax.
+    m = z.ravel()[rows + z.argmax(axis=1)][:, None]
     probs = np.subtract(z, m)  # the shifted logits, made probabilities in place
     np.exp(probs, out=probs)
     s = np.add.reduce(probs, axis=1, keepdims=True)
     probs /= s
     if labels.dtype != np.intp:  # (int64 + uint64 would promote to float64: no index)
         labels = labels.astype(np.intp)
-    targets = np.arange(0, n * c, c) + labels
+    targets = rows + labels
     prod = float(np.multiply.reduce(probs.ravel()[targets]))
     if prod >= _TINY.get(probs.dtype, 1.0):
         return -math.log(prod), probs, targets

@@ -81,12 +81,17 @@ class Linear(Module):
     def forward(self, x: Any) -> np.ndarray:
         """``x`` (N, in_features) -> ``x @ W.T + b`` (N, out_features); keeps ``x`` for backward."""
         w = self.weight.data
-        if type(x) is not np.ndarray or x.dtype != w.dtype:
+        if type(x) is not np.ndarray or x.dtype is not w.dtype or x.ndim != 2:
             x = as_batch(self, x, w.dtype)
-        if x.ndim != 2 or x.shape[1] != self.in_features or w.shape != (self.out_features, self.in_features):
+            if x.ndim != 2:
+                raise self._bad_input(x)
+        try:
+            y = x @ w.T
+        except ValueError:  # the shapes do not fit: said in our words
+            raise self._bad_input(x) from None
+        if y.shape[1] != self.out_features:  # a weight rebound to (out', in): matmul could not tell
             raise self._bad_input(x)
         self._x = x
-        y = x @ w.T
         if self.bias is not None:
             y += self.bias.data
         return y

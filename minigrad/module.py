@@ -259,8 +259,8 @@ class Module:
         for p in self.parameters():
             p.zero_grad()
         for m in self.modules():
-            if m.retains_grad:
-                m.grad_flow = None  # the retained backward is stale now
+            if m.retains_grad:  # the retained backward is stale now
+                m.grad_flow = m.grad_outputs = None
 
     def retain_grad(self, mode: bool = True) -> Module:
         """Keep, after every backward, the gradient flowing into each child, for ``draw(gradients=True)``.
@@ -271,6 +271,7 @@ class Module:
             m.retains_grad = bool(mode)
             if not mode:
                 m.__dict__.pop("grad_flow", None)
+                m.__dict__.pop("grad_outputs", None)
         return self
 
     def train(self, mode: bool = True) -> Module:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import operator
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -205,6 +206,9 @@ class Optimizer:
         return f"{type(self).__name__}({opts})"
 
 
+_DATA, _GRAD = operator.attrgetter("data"), operator.attrgetter("_grad")
+
+
 class _FlatGroup:
     """One parameter group's storage made flat: per dtype, one data array and one gradient array.
 
@@ -236,17 +240,21 @@ class _FlatGroup:
                 start = end
             # The product goes through a buffer made once: lr * grad would allocate every step.
             self.flats.append((data, grad, np.empty_like(grad)))
-        self.views = [views[id(p)] for p in params]  # in the group's order
+        self.datas = [views[id(p)][0] for p in params]  # in the group's order
+        self.grads = [views[id(p)][1] for p in params]
 
     def covers(self, params: list[Parameter]) -> bool:
-        """Every parameter of the group (same count, same order) uses its views, its gradient written."""
-        if len(params) != len(self.views):  # a parameter appended to or removed from the group
-            return False
-        for p, (d, g) in zip(params, self.views):  # noqa: SIM110 (a loop: all() of a generator costs more)
-            # p._grad is g also proves the gradient was written since zero_grad (else it is None).
-            if p.data is not d or p._grad is not g:
-                return False
-        return True
+        """Every parameter of the group (same count, same order) uses its views, its gradient written.
+
+        ``p._grad is g`` also proves the gradient was written since zero_grad (else it is None).
+        The identity tests run in C (``map(operator.is_, ...)``): a Python loop over the
+        parameters cost a batch-10 step about 1 us.
+        """
+        return (
+            len(params) == len(self.datas)
+            and all(map(operator.is_, map(_DATA, params), self.datas))
+            and all(map(operator.is_, map(_GRAD, params), self.grads))
+        )
 
     def step(self, lr: float) -> None:
         for data, grad, scratch in self.flats:
