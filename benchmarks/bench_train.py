@@ -256,8 +256,8 @@ def numpy_floor_peer(arch, dtype, params):
                     z *= half
                 a = z
             p = acts[-1]  # softmax in place, the loss value, then delta = (p - y) / n
-            np.maximum.reduce(p, axis=1, keepdims=True, out=col)
-            p -= col
+            # The row max at the argmax, as minigrad's kernel does (max along 10 classes is 5-7x slower).
+            p -= p.ravel()[offsets + p.argmax(axis=1)][:, None]
             np.exp(p, out=p)
             np.add.reduce(p, axis=1, keepdims=True, out=col)
             p /= col
