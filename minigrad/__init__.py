@@ -5,7 +5,6 @@ model = mg.Sequential(mg.Linear(784, 30), mg.Sigmoid(), mg.Linear(30, 10))
 """
 
 from . import datasets
-from .activations import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .containers import Sequential
 from .data import batches
 from .errors import (
@@ -26,7 +25,7 @@ from .graph import Add, Concat, Graph, Input, Node
 from .history import History
 from .init import get_default_dtype, manual_seed, set_default_dtype
 from .io import Checkpoint, load, load_checkpoint, save
-from .layers import Dropout, Flatten, Identity, Linear
+from .layers import Dropout, Flatten, Identity, LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
 from .losses import Loss, QuadraticCost, SigmoidBCE, SoftmaxCrossEntropy
 from .module import Module, Parameter
 from .optim import SGD, Adam, Optimizer

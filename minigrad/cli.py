@@ -17,13 +17,12 @@ from typing import Any
 import numpy as np
 
 from . import datasets
-from .activations import ReLU, Sigmoid, Tanh
 from .containers import Sequential
 from .errors import MinigradError
 from .history import History
 from .init import INITIALISERS, manual_seed
 from .io import load_checkpoint, save
-from .layers import Linear
+from .layers import Linear, ReLU, Sigmoid, Tanh
 from .losses import Loss, QuadraticCost, SigmoidBCE, SoftmaxCrossEntropy
 from .module import Module
 from .optim import SGD, Adam

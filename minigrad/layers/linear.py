@@ -1,4 +1,4 @@
-"""Layers with no nonlinearity of their own: ``Linear``, ``Flatten``, ``Dropout``, ``Identity``.
+"""``Linear``, the affine layer, and ``as_batch``, the input check every layer shares.
 
 ``Linear`` is the model to copy when writing a layer: the math of the backward and the
 shapes in the docstring, forward keeps what backward needs, backward checks
@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from .errors import HyperParameterError, ShapeError, describe
-from .init import as_float_dtype, get_rng, initialise
-from .kernels import add_batch_sum, add_matmul
-from .module import Module, Parameter
+from ..errors import ShapeError, describe
+from ..init import as_float_dtype, get_rng, initialise
+from ..kernels import add_batch_sum, add_matmul
+from ..module import Module, Parameter
 
 
 def as_batch(module: Module, x: Any, dtype: np.dtype | None = None) -> np.ndarray:
@@ -134,109 +134,3 @@ class Linear(Module):
 
     def extra_repr(self) -> str:
         return f"{self.in_features} -> {self.out_features}" + ("" if self.bias is not None else ", bias=False")
-
-
-class Identity(Module):
-    """Returns its input unchanged; backward returns the gradient unchanged."""
-
-    _shape: tuple[int, ...] | None = None
-
-    def forward(self, x: Any) -> np.ndarray:
-        """Returns ``x`` itself."""
-        x = as_batch(self, x)
-        self._shape = x.shape
-        return x
-
-    def backward(self, grad_output: Any) -> np.ndarray:
-        """Returns ``grad_output`` itself (checked against the shape of the last forward)."""
-        return self._check_grad(grad_output, self._shape)
-
-
-class Flatten(Module):
-    """Reshape ``(N, d1, d2, ...)`` to ``(N, d1 * d2 * ...)``; backward reshapes back.
-
-    ``start_dim`` and ``end_dim`` follow ``torch.nn.Flatten`` (defaults 1 and -1).
-    """
-
-    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
-        super().__init__()
-        self.start_dim = start_dim
-        self.end_dim = end_dim
-        self._in_shape: tuple[int, ...] | None = None
-
-    def _flat_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
-        nd = len(shape)
-        s, e = self.start_dim % nd, self.end_dim % nd
-        if s > e:
-            raise ShapeError(f"{self!r}: start_dim {self.start_dim} is after end_dim {self.end_dim} for {shape}")
-        return shape[:s] + (int(np.prod(shape[s : e + 1])),) + shape[e + 1 :]
-
-    def forward(self, x: Any) -> np.ndarray:
-        """(N, d1, d2, ...) -> (N, d1 * d2 * ...); keeps the input shape."""
-        x = as_batch(self, x)
-        if x.ndim < 2:
-            raise ShapeError(f"{self!r}: expected a batch (N, d1, ...) of at least 2 dimensions, got {describe(x)}")
-        out_shape = self._flat_shape(x.shape)
-        self._in_shape, self._out_shape = x.shape, out_shape
-        return x.reshape(out_shape)
-
-    def backward(self, grad_output: Any) -> np.ndarray:
-        """Reshape ``grad_output`` (the shape of the last output) back to the input shape."""
-        g = self._check_grad(grad_output, None if self._in_shape is None else self._out_shape)
-        return g.reshape(self._in_shape)
-
-    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
-        return self._flat_shape((-1, *input_shape))[1:]
-
-    def get_config(self) -> dict[str, Any]:
-        return {"start_dim": self.start_dim, "end_dim": self.end_dim}
-
-    def extra_repr(self) -> str:
-        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
-
-
-class Dropout(Module):
-    """Zero each element with probability ``p`` in training mode, scale the rest by ``1/(1-p)``.
-
-    Inverted dropout: the expected output equals the input, so ``eval()`` mode is
-    the identity. Backward multiplies the gradient by the same mask and scale.
-    """
-
-    def __init__(self, p: float = 0.5, rng: np.random.Generator | int | None = None) -> None:
-        super().__init__()
-        if isinstance(p, bool) or not isinstance(p, (int, float, np.floating, np.integer)) or not 0.0 <= p <= 1.0:
-            raise HyperParameterError(f"Dropout: p must be a probability in [0, 1], got {p}")
-        self.p = float(p)
-        # An own generator, so drawing masks does not shift other modules' random streams.
-        self.rng = (
-            np.random.default_rng(get_rng(rng).integers(2**63)) if not isinstance(rng, np.random.Generator) else rng
-        )
-        self._mask: np.ndarray | None = None
-        self._shape: tuple[int, ...] | None = None
-
-    def forward(self, x: Any) -> np.ndarray:
-        """Training: ``x * mask / (1 - p)`` with a fresh mask; eval: ``x`` unchanged."""
-        x = as_batch(self, x)
-        self._shape = x.shape
-        if not self.training or self.p == 0.0:
-            self._mask = None
-            return x
-        if self.p == 1.0:
-            self._mask = np.zeros_like(x)
-        else:
-            keep = self.rng.random(x.shape) >= self.p
-            self._mask = keep.astype(x.dtype) / x.dtype.type(1.0 - self.p)
-        return x * self._mask
-
-    def backward(self, grad_output: Any) -> np.ndarray:
-        """``dL/dx = dL/dy * mask / (1 - p)``, the same mask and scale (unchanged in eval mode)."""
-        g = self._check_grad(grad_output, self._shape)
-        if self._mask is None:
-            return g
-        return g * self._mask
-
-    def get_config(self) -> dict[str, Any]:
-        return {"p": self.p}
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}"

@@ -6,10 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ShapeError
-from .kernels import sigmoid, softmax
-from .layers import as_batch
-from .module import Module
+from ..errors import ShapeError
+from ..kernels import sigmoid, softmax
+from ..module import Module
+from .linear import as_batch
 
 
 class _Elementwise(Module):
