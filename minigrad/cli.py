@@ -25,8 +25,9 @@ from .io import load_checkpoint, save
 from .layers import Linear, ReLU, Sigmoid, Tanh
 from .losses import Loss, QuadraticCost, SigmoidBCE, SoftmaxCrossEntropy
 from .module import Module
-from .optim import SGD, Adam
+from .optim import SGD, Adam, Optimizer
 from .training import evaluate, fit
+from .viz import draw
 
 ACTIVATIONS = {"sigmoid": Sigmoid, "relu": ReLU, "tanh": Tanh}
 LOSSES = {"softmax-ce": SoftmaxCrossEntropy, "sigmoid-bce": SigmoidBCE, "quadratic": QuadraticCost}
@@ -133,37 +134,62 @@ def render(dot: Any, output: Path) -> Path:
     return output
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    from .viz import draw
-
-    arch = parse_arch(args.arch)
+def _check_train_options(args: argparse.Namespace) -> float:
+    """Reject impossible options before any data is read; returns the learning rate to use."""
     for name in ("epochs", "batch_size"):
         if getattr(args, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     lr = args.lr if args.lr is not None else (0.5 if args.optimizer == "sgd" else 1e-3)
-    for name, value in (
-        ("--lr", lr),
-        ("--momentum", args.momentum),
-        ("--weight-decay", args.weight_decay),
-        ("--l2", args.l2),
-    ):
+    options = {"--lr": lr, "--momentum": args.momentum, "--weight-decay": args.weight_decay, "--l2": args.l2}
+    for name, value in options.items():
         if value < 0:
             raise UsageError(f"{name} must be >= 0, got {value}")
+    return lr
+
+
+def _make_optimizer(args: argparse.Namespace, model: Module, lr: float, n_train: int) -> tuple[Optimizer, float]:
+    """SGD or Adam; Nielsen's L2 (``lambda / n``) decays the weights only, so biases get their own group."""
+    decay = args.weight_decay + args.l2 / n_train
+    if decay == args.weight_decay:
+        groups = [{"params": model.parameters(), "weight_decay": decay}]
+    else:
+        weights = [p for name, p in model.named_parameters() if name.endswith("weight")]
+        biases = [p for name, p in model.named_parameters() if not name.endswith("weight")]
+        groups = [{"params": weights, "weight_decay": decay}, {"params": biases, "weight_decay": args.weight_decay}]
+    optimizer = SGD(groups, lr=lr, momentum=args.momentum) if args.optimizer == "sgd" else Adam(groups, lr=lr)
+    return optimizer, decay
+
+
+def _write_run(args: argparse.Namespace, model: Module, loss: Loss, optimizer: Optimizer, history: History) -> list:
+    """The checkpoint, the history, the curves (when matplotlib is there) and the graph picture."""
+    out = Path(args.out)
+    written = [
+        save(model, out / "model.npz", optimizer=optimizer, history=history, loss=loss),
+        history.save(out / "history.json"),
+    ]
+    if history.epochs:
+        try:
+            written.append(history.plot(out / "curves.png", title=f"{args.arch} on {args.dataset}"))
+        except ImportError as exc:
+            print(f"note: {exc}; curves.png not written")
+    try:
+        written.append(render(draw(model, (784,), loss=loss), out / "graph.svg"))
+    except MinigradError as exc:  # no graphviz binary: the DOT source still says everything
+        written.append(render(draw(model, (784,), loss=loss), out / "graph.gv"))
+        print(f"note: {exc}")
+    return written
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    lr = _check_train_options(args)
+    arch = parse_arch(args.arch)
     (x, y), (xv, yv), (xt, yt) = DATASETS[args.dataset](args.data_dir, validation=True)
     if args.limit:
         x, y = x[: args.limit], y[: args.limit]
     manual_seed(args.seed)
     model = build_model(arch, args.activation, args.loss, args.init, args.seed)
     loss: Loss = LOSSES[args.loss]()
-    weights = [p for name, p in model.named_parameters() if name.endswith("weight")]
-    biases = [p for name, p in model.named_parameters() if not name.endswith("weight")]
-    decay = args.weight_decay + args.l2 / len(x)
-    # Two groups only when weights and biases decay differently (keeps each Linear's packed update otherwise).
-    if decay == args.weight_decay:
-        groups = [{"params": model.parameters(), "weight_decay": decay}]
-    else:
-        groups = [{"params": weights, "weight_decay": decay}, {"params": biases, "weight_decay": args.weight_decay}]
-    optimizer = SGD(groups, lr=lr, momentum=args.momentum) if args.optimizer == "sgd" else Adam(groups, lr=lr)
+    optimizer, decay = _make_optimizer(args, model, lr, len(x))
     print(f"minigrad train: {args.dataset}, {len(x)} training / {len(xv)} validation / {len(xt)} test images")
     print(model.summary((784,)))
     print(
@@ -178,37 +204,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     history = History(meta={"command": " ".join(sys.argv), "args": vars(args), "lr": lr})
     start = time.perf_counter()
     fit(
-        model,
-        loss,
-        optimizer,
-        x,
-        y,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        validation=(xv, yv),
-        progress=not args.no_progress,
-        rng=args.seed,
-        history=history,
-        callbacks=[test_each_epoch],
-    )
+        model, loss, optimizer, x, y, epochs=args.epochs, batch_size=args.batch_size, validation=(xv, yv),
+        progress=not args.no_progress, rng=args.seed, history=history, callbacks=[test_each_epoch],
+    )  # fmt: skip
     seconds = time.perf_counter() - start
     history.meta["train_seconds"] = seconds
     test = evaluate(model, loss, xt, yt)
-    out = Path(args.out)
-    written = [
-        save(model, out / "model.npz", optimizer=optimizer, history=history, loss=loss),
-        history.save(out / "history.json"),
-    ]
-    if history.epochs:
-        try:
-            written.append(history.plot(out / "curves.png", title=f"{args.arch} on {args.dataset}"))
-        except ImportError as exc:
-            print(f"note: {exc}; curves.png not written")
-    try:
-        written.append(render(draw(model, (784,), loss=loss), out / "graph.svg"))
-    except MinigradError as exc:
-        written.append(render(draw(model, (784,), loss=loss), out / "graph.gv"))
-        print(f"note: {exc}")
+    written = _write_run(args, model, loss, optimizer, history)
     if history.epochs:
         epoch, best = history.best("val_accuracy")
         print(
@@ -238,7 +240,6 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_draw(args: argparse.Namespace) -> int:
-    from .viz import draw
 
     ckpt = load_checkpoint(args.model)
     model, loss = ckpt.model, ckpt.loss if isinstance(ckpt.loss, Loss) else None
