@@ -49,7 +49,7 @@ docs: setup
 train: setup
 	$(BIN)/minigrad train --epochs $(EPOCHS) --out runs/nielsen
 
-bench: setup
+bench: setup  # quick mode, about 2 minutes (JAX joins when installed: .venv/bin/pip install jax)
 	$(BIN)/python benchmarks/bench_train.py --quick
 
 clean:

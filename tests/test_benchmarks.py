@@ -127,3 +127,14 @@ def test_the_worker_processes_run_every_peer(monkeypatch):
     for name in bench_train.PEERS:
         (speed,) = row[name]["rounds"]
         assert speed > 0
+
+
+def test_the_kernel_benchmark_times_every_kernel_beside_its_plain_form(capsys):
+    import bench_kernels
+
+    bench_kernels.main(["--batch", "10", "--number", "2", "--repeat", "1"])
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 10 |")]
+    assert len(rows) == 8  # 7 kernels and the fused SGD step
+    for row in rows:
+        plain, fast = (float(v) for v in row.split("|")[3:5])
+        assert plain > 0 and fast > 0
