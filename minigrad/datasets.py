@@ -114,15 +114,26 @@ def find_files(name: str, path: str | os.PathLike | None = None) -> dict[str, Pa
     )
 
 
-def load_idx_dataset(
-    name: str, path: str | os.PathLike | None = None, validation: bool = False, dtype: object = np.float32
-):
-    """Images flattened to (N, 784) with pixels / 255 in [0, 1], labels int64.
+SHAPES = ("flat", "image")
 
-    Returns ``(x_train, y_train), (x_test, y_test)``; with ``validation=True``
-    Nielsen's split ``(x_train, y_train), (x_val, y_val), (x_test, y_test)``:
-    the first 50,000 training images train, the last 10,000 validate.
+
+def load_idx_dataset(
+    name: str,
+    path: str | os.PathLike | None = None,
+    validation: bool = False,
+    dtype: object = np.float32,
+    shape: str = "flat",
+):
+    """Images with pixels / 255 in [0, 1], labels int64.
+
+    ``shape="flat"`` (default) gives (N, 784) rows for an MLP; ``shape="image"`` gives
+    (N, 1, 28, 28), NCHW with one channel, for ``Conv2d``. Returns ``(x_train, y_train),
+    (x_test, y_test)``; with ``validation=True`` Nielsen's split ``(x_train, y_train),
+    (x_val, y_val), (x_test, y_test)``: the first 50,000 training images train, the last
+    10,000 validate.
     """
+    if shape not in SHAPES:
+        raise DatasetError(f"{name}: shape must be one of {SHAPES}, got {shape!r}")
     files = find_files(name, path)
     arrays = {key: read_idx(p) for key, p in files.items()}
     out = []
@@ -133,7 +144,8 @@ def load_idx_dataset(
                 f"{name}: {files[split + '_images']} holds {images.shape} and {files[split + '_labels']} holds "
                 f"{labels.shape}; expected (N, rows, cols) images and N labels"
             )
-        x = images.reshape(len(images), -1).astype(dtype)
+        flat = (len(images), -1) if shape == "flat" else (len(images), 1, *images.shape[1:])
+        x = images.reshape(flat).astype(dtype)
         x /= 255.0
         out.append((x, labels.astype(np.int64)))
     (x_train, y_train), test = out
@@ -143,11 +155,42 @@ def load_idx_dataset(
     return (x_train[:cut], y_train[:cut]), (x_train[cut:], y_train[cut:]), test
 
 
-def mnist(path: str | os.PathLike | None = None, validation: bool = False, dtype: object = np.float32):
+def mnist(
+    path: str | os.PathLike | None = None, validation: bool = False, dtype: object = np.float32, shape: str = "flat"
+):
     """MNIST: 60,000 training and 10,000 test images of handwritten digits (see ``load_idx_dataset``)."""
-    return load_idx_dataset("mnist", path, validation, dtype)
+    return load_idx_dataset("mnist", path, validation, dtype, shape)
 
 
-def fashion_mnist(path: str | os.PathLike | None = None, validation: bool = False, dtype: object = np.float32):
+def fashion_mnist(
+    path: str | os.PathLike | None = None, validation: bool = False, dtype: object = np.float32, shape: str = "flat"
+):
     """Fashion-MNIST: the same format as MNIST, ten kinds of clothing (see ``load_idx_dataset``)."""
-    return load_idx_dataset("fashion-mnist", path, validation, dtype)
+    return load_idx_dataset("fashion-mnist", path, validation, dtype, shape)
+
+
+def expand_shifted(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Nielsen's expanded training set: each image, then shifted one pixel up, down, left and right.
+
+    ``x`` holds square images, flat (N, side * side) or (N, 1, side, side); the result has the same
+    layout and 5N images (250,000 from MNIST's 50,000): for each image the original followed by
+    its four shifts, each an ``np.roll`` by one pixel with the row or column that wrapped round
+    set to 0 (as his ``expand_mnist.py``). Labels are repeated to match.
+    """
+    x = np.asarray(x)
+    y = np.asarray(y)
+    n = len(x)
+    side = int(round(np.sqrt(x[0].size))) if n else 0
+    if n == 0 or side * side != x[0].size or len(y) != n:
+        raise DatasetError(
+            f"expand_shifted: expected N square images (N, side*side) or (N, 1, side, side) and N labels, "
+            f"got images {x.shape} and labels {y.shape}"
+        )
+    images = x.reshape(n, side, side)
+    out = np.zeros((n, 5, side, side), dtype=x.dtype)
+    out[:, 0] = images
+    out[:, 1, :-1, :] = images[:, 1:, :]  # up: row r takes row r + 1, the last row zeroed
+    out[:, 2, 1:, :] = images[:, :-1, :]  # down
+    out[:, 3, :, :-1] = images[:, :, 1:]  # left
+    out[:, 4, :, 1:] = images[:, :, :-1]  # right
+    return out.reshape(5 * n, *x.shape[1:]), np.repeat(y, 5)

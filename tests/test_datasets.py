@@ -77,3 +77,43 @@ def test_real_mnist_when_installed():
     assert labels.shape == (60000,) and labels[0] == 5
     assert read_idx(files["test_labels"])[0] == 7
     assert read_idx(files["test_images"]).shape == (10000, 28, 28)
+
+
+def test_image_shape_gives_nchw_with_one_channel(tmp_path):
+    raw = write_dataset(tmp_path)
+    (x, y), (xv, yv), (xt, yt) = mg.datasets.mnist(tmp_path, validation=True, shape="image")
+    assert x.shape == (100, 1, 28, 28) and xv.shape == (20, 1, 28, 28) and xt.shape == (40, 1, 28, 28)
+    np.testing.assert_allclose(x[3, 0], raw["train"][0][3] / 255.0, rtol=1e-6)
+    (xf, _), _ = mg.datasets.mnist(tmp_path)
+    np.testing.assert_array_equal(xf[:100].reshape(x.shape), x)  # the same pixels, only the layout differs
+    with pytest.raises(mg.DatasetError, match="shape must be one of"):
+        mg.datasets.mnist(tmp_path, shape="nhwc")
+
+
+def test_expand_shifted_is_nielsens_five_images_per_image():
+    rng = np.random.default_rng(0)
+    x = rng.random((3, 1, 5, 5)).astype(np.float32)
+    y = np.array([4, 1, 7])
+    xe, ye = mg.datasets.expand_shifted(x, y)
+    assert xe.shape == (15, 1, 5, 5) and xe.dtype == np.float32
+    np.testing.assert_array_equal(ye, [4, 4, 4, 4, 4, 1, 1, 1, 1, 1, 7, 7, 7, 7, 7])
+    img = x[1, 0]
+    for k, (shift, axis) in enumerate([(-1, 0), (1, 0), (-1, 1), (1, 1)], start=1):
+        expected = np.roll(img, shift, axis=axis)  # his np.roll, then the wrapped row or column zeroed
+        edge = (0 if shift == 1 else -1)
+        if axis == 0:
+            expected[edge, :] = 0
+        else:
+            expected[:, edge] = 0
+        np.testing.assert_array_equal(xe[5 + k, 0], expected)
+    np.testing.assert_array_equal(xe[5, 0], img)
+    xf, _ = mg.datasets.expand_shifted(x.reshape(3, 25), y)  # flat rows keep their layout
+    np.testing.assert_array_equal(xf.reshape(xe.shape), xe)
+
+
+@pytest.mark.parametrize(
+    "x, y", [(np.zeros((0, 784)), np.zeros(0)), (np.zeros((2, 10)), np.zeros(2)), (np.zeros((2, 784)), np.zeros(3))]
+)
+def test_expand_shifted_rejects_what_is_not_square_images_with_labels(x, y):
+    with pytest.raises(mg.DatasetError, match="expand_shifted: expected N square images"):
+        mg.datasets.expand_shifted(x, y)
