@@ -5,6 +5,7 @@ model = mg.Sequential(mg.Linear(784, 30), mg.Sigmoid(), mg.Linear(30, 10))
 """
 
 from . import datasets, optim
+from .callbacks import BestModel, Callback, EarlyStopping
 from .containers import Sequential
 from .data import batches
 from .errors import (
@@ -39,11 +40,14 @@ __all__ = [
     "Adam",
     "AdamW",
     "Add",
+    "BestModel",
+    "Callback",
     "Checkpoint",
     "CheckpointError",
     "Concat",
     "DatasetError",
     "Dropout",
+    "EarlyStopping",
     "Flatten",
     "GradcheckError",
     "GradcheckReport",
