@@ -112,8 +112,8 @@ def fit(
 
     ``callbacks``: plain functions ``cb(epoch, history, model)`` or :class:`~minigrad.callbacks.Callback`
     objects (e.g. ``EarlyStopping``), run in order after each epoch is recorded.
-    ``scheduler`` is stepped after each epoch (after the callbacks, so a callback's metric can
-    be used); ``ReduceLROnPlateau`` is given ``val_loss`` (``loss`` without validation data), and
+    ``scheduler`` is stepped after each epoch is recorded, before the callbacks;
+    ``ReduceLROnPlateau`` is given ``val_loss`` (``loss`` without validation data), and
     ``OneCycleLR`` is stepped after every batch instead, as it is meant to be.
     ``restore_best=True`` keeps the weights of the epoch with the lowest ``val_loss`` in memory
     and puts them back at the end (a metric name instead of True picks another).
@@ -158,8 +158,8 @@ def _epochs(run: _Run, hist: History, x, y, epochs, batch_size, validation, shuf
         asked_stop = False
         if seen == n:
             hist.record(**row)
+            run.epoch_scheduler_step(hist)  # before the callbacks: a checkpoint then holds the stepped state
             asked_stop = any([call(cb, "on_epoch_end", epoch, hist, run.model) for cb in callbacks])
-            run.epoch_scheduler_step(hist)
             run.log.epoch(epoch, row, val if run.track else None)
         if stop.requested:
             hist.interrupted = True
