@@ -36,8 +36,9 @@ DEFAULT_LR = {"sgd": 0.5, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-2, "adagrad
 SCHEDULER_HELP = (
     "learning-rate schedule, stepped after each epoch: none; step:STEP_SIZE[:GAMMA] (StepLR, gamma 0.1); "
     "multistep:E1,E2,...[:GAMMA] (MultiStepLR); exp:GAMMA (ExponentialLR); cosine[:ETA_MIN] "
-    "(CosineAnnealingLR over --epochs); plateau[:PATIENCE[:FACTOR]] (ReduceLROnPlateau on the validation "
-    "loss, 10 and 0.1); onecycle[:MAX_LR] (OneCycleLR over every batch of --epochs, MAX_LR default --lr)"
+    "(CosineAnnealingLR over --epochs at the start); plateau[:PATIENCE[:FACTOR]] (ReduceLROnPlateau on the "
+    "validation loss, 10 and 0.1); onecycle[:MAX_LR] (OneCycleLR over every batch of --epochs at the start, which "
+    "a resume cannot extend; MAX_LR default --lr)"
 )
 # What --resume lets you give again with a new value; everything else is the run's own.
 RESUMABLE = {"epochs", "no_progress", "data_dir", "early_stopping", "resume", "force", "out"}
@@ -277,6 +278,9 @@ def _prepare(args: argparse.Namespace, given: set[str]):
         optimizer.load_state_dict(saved)
         if scheduler is not None:
             scheduler.load_state_dict(history.meta["resume"]["scheduler"])
+        if isinstance(scheduler, ls.OneCycleLR) and scheduler.total_steps < args.epochs * steps:
+            planned = scheduler.total_steps // steps
+            raise UsageError(f"--scheduler onecycle was planned for {planned} epoch(s); it cannot go to {args.epochs}")
         shuffle = restore_random_state(history.meta["resume"])
         history.meta["args"]["epochs"] = args.epochs
         history.meta.setdefault("resumed_at", []).append(history.epochs)
