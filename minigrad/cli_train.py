@@ -126,7 +126,8 @@ def add_train_arguments(t: argparse.ArgumentParser) -> None:
     t.add_argument("--force", action="store_true", help="start a new run in --out even if it holds one "
                    "(default: refuse)")  # fmt: skip
     t.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last.npz up to "
-                   "--epochs in total; options not given again are the run's own (default: a new run)")  # fmt: skip
+                   "--epochs in total; only --epochs, --early-stopping, --data-dir and --no-progress may be given "
+                   "anew, every other option is the run's own (default: a new run)")  # fmt: skip
     t.add_argument("--limit", type=int, help="train on the first LIMIT training images only (default: all)")
     t.add_argument("--no-progress", action="store_true", help="no progress bars, summary lines only "
                    "(default: bars)")  # fmt: skip
