@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -127,7 +128,7 @@ def plot(name: str, results: dict[str, dict[str, list[float]]], path: Path) -> P
         ax.grid(alpha=0.3)
         if len(results) > 1:
             ax.legend(fontsize=8)
-    fig.suptitle(spec["caption"], fontsize=9)
+    fig.suptitle(textwrap.fill(spec["caption"], 70 * len(panels)), fontsize=9)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     return path
@@ -141,16 +142,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
     parser.add_argument("--list", action="store_true", help="list the experiments")
+    parser.add_argument("--replot", action="store_true", help="redraw the PNG from book-NAME.json, no training")
     args = parser.parse_args(argv)
     if args.list or not args.name:
         for name, spec in EXPERIMENTS.items():
             print(f"{name:20s} {spec['caption']}")
         return 0
+    out = Path(args.out)
+    if args.replot:
+        saved = json.loads((out / f"book-{args.name}.json").read_text())
+        print(f"Wrote {plot(args.name, saved['results'], out / f'book-{args.name}.png')}")
+        return 0
     data = mg.datasets.mnist(validation=True)
     start = time.perf_counter()
     results = {label: run(settings, data, args.seed) for label, settings in EXPERIMENTS[args.name]["runs"].items()}
     seconds = time.perf_counter() - start
-    out = Path(args.out)
     path = plot(args.name, results, out / f"book-{args.name}.png")
     summary = {"experiment": args.name, "seed": args.seed, "seconds": round(seconds, 1), "results": results}
     (out / f"book-{args.name}.json").write_text(json.dumps(summary))
