@@ -95,7 +95,12 @@ def _given(parser: argparse.ArgumentParser, argv: list[str]) -> set[str]:
     """The ``dest`` of every train option written on the command line (``--resume`` keeps the rest)."""
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices["train"]
     flags = {s: a.dest for a in sub._actions for s in a.option_strings}
-    return {flags[t.split("=")[0]] for t in argv if t.split("=")[0] in flags}
+    given = set()
+    for token in (t.split("=")[0] for t in argv if t.startswith("--")):
+        matches = [f for f in flags if f == token] or [f for f in flags if f.startswith(token)]  # argparse's prefixes
+        if len(matches) == 1:
+            given.add(flags[matches[0]])
+    return given
 
 
 COMMANDS = {"train": cmd_train, "eval": cmd_eval, "summary": cmd_summary, "draw": cmd_draw}

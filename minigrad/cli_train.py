@@ -238,7 +238,8 @@ def _resumed_args(args: argparse.Namespace, given: set[str]) -> tuple[argparse.N
     return new, ckpt
 
 
-def _fresh_folder(args: argparse.Namespace) -> None:
+def _fresh_folder(args: argparse.Namespace) -> list[Path]:
+    """Refuse a folder that holds a run unless --force; returns the old run's files (to delete once data is read)."""
     out = Path(args.out)
     found = existing_run(out)
     if found and not args.force:
@@ -246,17 +247,16 @@ def _fresh_folder(args: argparse.Namespace) -> None:
             f"{out} already holds a run ({', '.join(found)}); continue it with --resume {out}, "
             f"overwrite it with --force, or choose another --out"
         )
-    for name in found:  # no file of the old run may pass for one of the new
-        (out / name).unlink()
+    return [out / name for name in found]
 
 
 def _prepare(args: argparse.Namespace, given: set[str]):
     """Options, data, model, loss, optimizer, scheduler, history and shuffling generator of the run."""
-    ckpt = None
+    ckpt, stale = None, []
     if args.resume:
         args, ckpt = _resumed_args(args, given)
     else:
-        _fresh_folder(args)
+        stale = _fresh_folder(args)
     lr = _check_train_options(args)
     arch = parse_arch(args.arch)
     data = DATASETS[args.dataset](args.data_dir, validation=True)
@@ -264,6 +264,8 @@ def _prepare(args: argparse.Namespace, given: set[str]):
     if args.limit:
         x, y = x[: args.limit], y[: args.limit]
     steps = -(-len(x) // args.batch_size)
+    for path in stale:  # --force: no file of the old run may pass for one of the new
+        path.unlink()
     if ckpt is None:
         manual_seed(args.seed)
         model = build_model(arch, args.activation, args.loss, args.init, args.seed)

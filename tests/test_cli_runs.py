@@ -112,6 +112,8 @@ def test_resume_refuses_changed_options_and_a_finished_total(tmp_path, data_dir,
     capsys.readouterr()
     assert main(["train", "--resume", str(out), "--epochs", "3", "--arch", "784,9,10"]) == 2
     assert "--arch cannot change when resuming" in capsys.readouterr().err
+    assert main(["train", "--resume", str(out), "--epochs", "3", "--optim=adam"]) == 2  # argparse's prefixes too
+    assert "--optimizer cannot change when resuming" in capsys.readouterr().err
     assert main(["train", "--resume", str(out), "--epochs", "2"]) == 2
     assert "already holds 2 epoch(s)" in capsys.readouterr().err
     assert main(["train", "--resume", str(tmp_path / "nothing")]) == 1
