@@ -48,10 +48,11 @@ def make_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("draw", help="draw a saved model's graph (svg, png, pdf, or gv for DOT source)")
     d.add_argument("model")
     d.add_argument("-o", "--output", required=True, help="output file; its extension picks the format")
-    d.add_argument("--direction", choices=["TB", "LR"], default="TB")
-    d.add_argument("--gradients", action="store_true", help="draw the backward pass of one batch of --dataset")
-    d.add_argument("--dataset", choices=sorted(DATASETS), default="mnist")
-    d.add_argument("--data-dir")
+    d.add_argument("--direction", choices=["TB", "LR"], default="TB", help="top-bottom or left-right (default: TB)")
+    d.add_argument("--gradients", action="store_true", help="draw the backward pass of one batch of --dataset "
+                   "(default: the forward graph)")  # fmt: skip
+    d.add_argument("--dataset", choices=sorted(DATASETS), default="mnist", help="for --gradients (default: mnist)")
+    d.add_argument("--data-dir", help="folder with the idx files (default: MINIGRAD_DATA, then packages)")
     return parser
 
 

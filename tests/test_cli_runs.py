@@ -143,8 +143,9 @@ def test_bad_new_options(option, message, capsys):
 
 def test_help_shows_every_default():
     parser = make_parser()
-    train = next(a for a in parser._actions if a.dest == "command").choices["train"]
-    for action in train._actions:
-        if action.dest != "help":
-            assert "default" in (action.help or ""), action.dest
-    assert "step:STEP_SIZE" in train.format_help()
+    commands = next(a for a in parser._actions if a.dest == "command").choices
+    for command in ("train", "eval", "draw"):
+        for action in commands[command]._actions:
+            if action.option_strings and action.dest not in ("help", "output"):
+                assert "default" in (action.help or ""), (command, action.dest)
+    assert "step:STEP_SIZE" in commands["train"].format_help()
