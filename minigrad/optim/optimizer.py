@@ -62,7 +62,8 @@ class Optimizer:
     """Base class: parameter groups, ``zero_grad``, ``state_dict`` / ``load_state_dict``.
 
     ``state`` maps ``id(parameter)`` to that parameter's state; a subclass lists the keys
-    of one entry in ``_state_keys`` (``load_state_dict`` checks them).
+    of one entry in ``_state_keys``, or overrides ``_keys_for(group)`` when they depend on the
+    group's options (RMSprop); ``load_state_dict`` checks them.
     """
 
     _state_keys: frozenset[str] = frozenset()
