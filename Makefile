@@ -46,8 +46,10 @@ pytest: setup
 docs: setup
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
+# `make train` starts afresh each time (--force replaces an earlier runs/nielsen);
+# `.venv/bin/minigrad train --resume runs/nielsen --epochs 40` continues one instead.
 train: setup
-	$(BIN)/minigrad train --epochs $(EPOCHS) --out runs/nielsen
+	$(BIN)/minigrad train --epochs $(EPOCHS) --out runs/nielsen --force
 
 bench: setup  # quick mode, about 2 minutes (JAX joins when installed: .venv/bin/pip install jax)
 	$(BIN)/python benchmarks/bench_train.py --quick

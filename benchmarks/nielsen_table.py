@@ -41,7 +41,9 @@ ROWS = [
 
 def run(label: str, flags: str, seed: int, out: Path) -> dict:
     folder = out / f"{zlib.crc32(flags.encode()):08x}-seed{seed}"
+    # --force: a rerun replaces its earlier folder (minigrad train refuses to overwrite a run otherwise)
     cmd = ["minigrad", "train", *shlex.split(flags), "--seed", str(seed), "--out", str(folder), "--no-progress"]
+    cmd.append("--force")
     start = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - start

@@ -4,7 +4,8 @@ import minigrad as mg
 model = mg.Sequential(mg.Linear(784, 30), mg.Sigmoid(), mg.Linear(30, 10))
 """
 
-from . import datasets
+from . import datasets, optim
+from .callbacks import BestModel, Callback, EarlyStopping
 from .containers import Sequential
 from .data import batches
 from .errors import (
@@ -28,20 +29,25 @@ from .io import Checkpoint, load, load_checkpoint, save
 from .layers import Dropout, Flatten, Identity, LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
 from .losses import Loss, QuadraticCost, SigmoidBCE, SoftmaxCrossEntropy
 from .module import Module, Parameter
-from .optim import SGD, Adam, Optimizer
+from .optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop, clip_grad_norm_, clip_grad_value_, lr_scheduler
 from .training import evaluate, fit
 from .viz import draw, summary
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Adagrad",
     "Adam",
+    "AdamW",
     "Add",
+    "BestModel",
+    "Callback",
     "Checkpoint",
     "CheckpointError",
     "Concat",
     "DatasetError",
     "Dropout",
+    "EarlyStopping",
     "Flatten",
     "GradcheckError",
     "GradcheckReport",
@@ -61,6 +67,7 @@ __all__ = [
     "Optimizer",
     "Parameter",
     "QuadraticCost",
+    "RMSprop",
     "ReLU",
     "SGD",
     "Sequential",
@@ -74,6 +81,8 @@ __all__ = [
     "Tanh",
     "TargetError",
     "batches",
+    "clip_grad_norm_",
+    "clip_grad_value_",
     "datasets",
     "draw",
     "evaluate",
@@ -82,7 +91,9 @@ __all__ = [
     "get_default_dtype",
     "load",
     "load_checkpoint",
+    "lr_scheduler",
     "manual_seed",
+    "optim",
     "save",
     "set_default_dtype",
     "summary",

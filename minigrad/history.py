@@ -16,7 +16,8 @@ class History:
     """Metrics per epoch: ``history["loss"][e]`` is the training loss of epoch ``e + 1``.
 
     Keys: ``loss``, ``accuracy`` (training, running over the epoch), ``val_loss``,
-    ``val_accuracy`` (when validation data was given), ``seconds`` (epoch wall time).
+    ``val_accuracy`` (when validation data was given), ``seconds`` (epoch wall time),
+    ``lr`` (the first parameter group's learning rate during the epoch).
     """
 
     history: dict[str, list[float]] = field(default_factory=dict)

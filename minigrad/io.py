@@ -25,11 +25,11 @@ from .errors import CheckpointError, MinigradError
 from .files import atomic_write
 from .history import History
 from .module import Module, build_module
-from .optim import SGD, Adam, Optimizer
+from .optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
 
 FORMAT = "minigrad-checkpoint"
 VERSION = 1
-OPTIMIZERS: dict[str, type[Optimizer]] = {"SGD": SGD, "Adam": Adam}
+OPTIMIZERS: dict[str, type[Optimizer]] = {c.__name__: c for c in (SGD, Adam, AdamW, RMSprop, Adagrad)}
 
 
 @dataclass

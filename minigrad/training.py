@@ -9,13 +9,15 @@ from typing import Any
 
 import numpy as np
 
+from .callbacks import BestModel, Callback, call
 from .data import batches
 from .errors import ConfigError, HyperParameterError, NonFiniteError
 from .history import History
 from .init import get_rng
 from .losses import Loss, SoftmaxCrossEntropy
 from .module import Module
-from .optim import Optimizer
+from .optim import Optimizer, clip_grad_norm_
+from .optim.lr_scheduler import LRScheduler, OneCycleLR, ReduceLROnPlateau
 
 
 def count_correct(probs: np.ndarray, target: np.ndarray, loss: Loss) -> tuple[int, int]:
@@ -92,18 +94,29 @@ def fit(
     verbose: bool = True,
     rng: np.random.Generator | int | None = None,
     history: History | None = None,
-    callbacks: Sequence[Callable[[int, History, Module], None]] = (),
+    callbacks: Sequence[Callback | Callable[[int, History, Module], None]] = (),
+    scheduler: LRScheduler | None = None,
+    clip_grad_norm: float | None = None,
+    restore_best: bool | str = False,
 ) -> History:
     """Train ``model`` by mini-batch gradient descent for ``epochs`` passes over ``(x, y)``.
 
     Each step is the README's loop: ``zero_grad``, ``loss(model(xb), yb)``,
-    ``model.backward(loss.backward())``, ``optimizer.step()``. Shows a tqdm progress bar per
-    epoch when ``progress`` and prints one summary line per epoch when ``verbose``; returns the
-    :class:`History` (``history`` is extended when given). A NaN or inf loss stops training with
-    a :class:`NonFiniteError` that names the epoch and batch (the history so far is on
+    ``model.backward(loss.backward())``, (``clip_grad_norm_`` when ``clip_grad_norm``),
+    ``optimizer.step()``. Shows a tqdm progress bar per epoch when ``progress`` and prints one
+    summary line per epoch when ``verbose``; returns the :class:`History` (``history`` is
+    extended when given: ``epochs`` more are run). The learning rate of the first parameter
+    group during each epoch is recorded as ``lr``. A NaN or inf loss stops training with a
+    :class:`NonFiniteError` that names the epoch and batch (the history so far is on
     ``.history``). Ctrl-C stops cleanly after the current batch and returns the history.
-    Each of ``callbacks`` is called as ``cb(epoch, history, model)`` after an epoch is
-    recorded (e.g. to evaluate on a test set and ``history.record`` the result).
+
+    ``callbacks``: plain functions ``cb(epoch, history, model)`` or :class:`~minigrad.callbacks.Callback`
+    objects (e.g. ``EarlyStopping``), run in order after each epoch is recorded.
+    ``scheduler`` is stepped after each epoch is recorded, before the callbacks;
+    ``ReduceLROnPlateau`` is given ``val_loss`` (``loss`` without validation data), and
+    ``OneCycleLR`` is stepped after every batch instead, as it is meant to be.
+    ``restore_best=True`` keeps the weights of the epoch with the lowest ``val_loss`` in memory
+    and puts them back at the end (a metric name instead of True picks another).
     """
     unknown = set(metrics) - {"accuracy"}
     if unknown:
@@ -111,30 +124,52 @@ def fit(
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise HyperParameterError(f"fit: epochs must be an int >= 0, got {epochs!r}")
     run = _Run(model, loss, optimizer, "accuracy" in metrics, _Log(progress, verbose))
+    run.set_step_options(scheduler, clip_grad_norm)
     hist = history if history is not None else History()
-    shuffle_rng = get_rng(rng)
-    start = hist.epochs
+    callbacks = list(callbacks) + _best_keeper(restore_best, validation)
+    for cb in callbacks:
+        call(cb, "on_train_begin", 0, hist, model)
     with _StopOnInterrupt() as stop:
-        n = len(x)
-        for epoch in range(start + 1, start + epochs + 1):
-            t0 = time.perf_counter()
-            data = batches(x, y, batch_size, shuffle=True, rng=shuffle_rng)
-            seen, row = run.epoch(epoch, f"Epoch {epoch}/{start + epochs}", data, n, stop, hist)
-            if seen == 0:
-                break
-            val = run.validate(row, validation)
-            row["seconds"] = time.perf_counter() - t0
-            if seen == n:
-                hist.record(**row)
-                for cb in callbacks:
-                    cb(epoch, hist, model)
-                run.log.epoch(epoch, row, val if run.track else None)
-            if stop.requested:
-                hist.interrupted = True
-                where = f"after epoch {epoch}" if seen == n else f"in epoch {epoch} after {seen} of {n} examples"
-                run.log.line(f"Interrupted {where}; the history of {hist.epochs} complete epoch(s) is kept.")
-                break
+        _epochs(run, hist, x, y, epochs, batch_size, validation, get_rng(rng), callbacks, stop)
+    for cb in callbacks:
+        call(cb, "on_train_end", 0, hist, model)
     return hist
+
+
+def _best_keeper(restore_best: bool | str, validation: Any) -> list[Callback]:
+    if restore_best is False:
+        return []
+    monitor = restore_best if isinstance(restore_best, str) else ("val_loss" if validation is not None else "loss")
+    return [BestModel(monitor, restore=True)]
+
+
+def _epochs(run: _Run, hist: History, x, y, epochs, batch_size, validation, shuffle_rng, callbacks, stop) -> None:
+    """The epoch loop of :func:`fit`."""
+    start, n = hist.epochs, len(x)
+    for epoch in range(start + 1, start + epochs + 1):
+        t0 = time.perf_counter()
+        lr = run.optimizer.param_groups[0]["lr"]
+        data = batches(x, y, batch_size, shuffle=True, rng=shuffle_rng)
+        seen, row = run.epoch(epoch, f"Epoch {epoch}/{start + epochs}", data, n, stop, hist)
+        if seen == 0:
+            break
+        val = run.validate(row, validation)
+        row["seconds"], row["lr"] = time.perf_counter() - t0, lr
+        asked_stop = False
+        if seen == n:
+            hist.record(**row)
+            run.epoch_scheduler_step(hist)  # before the callbacks: a checkpoint then holds the stepped state
+            asked_stop = any([call(cb, "on_epoch_end", epoch, hist, run.model) for cb in callbacks])
+            run.log.epoch(epoch, row, val if run.track else None)
+        if stop.requested:
+            hist.interrupted = True
+            where = f"after epoch {epoch}" if seen == n else f"in epoch {epoch} after {seen} of {n} examples"
+            run.log.line(f"Interrupted {where}; the history of {hist.epochs} complete epoch(s) is kept.")
+            break
+        if asked_stop:
+            hist.meta["stopped_early"] = epoch
+            run.log.line(f"Early stopping after epoch {epoch}.")
+            break
 
 
 class _Run:
@@ -142,13 +177,38 @@ class _Run:
 
     def __init__(self, model: Module, loss: Loss, optimizer: Optimizer, track: bool, log: _Log) -> None:
         self.model, self.loss, self.optimizer, self.track, self.log = model, loss, optimizer, track, log
+        self.scheduler: LRScheduler | None = None
+        self.batch_scheduler = False
+        self.clip: float | None = None
+
+    def set_step_options(self, scheduler: LRScheduler | None, clip: float | None) -> None:
+        if scheduler is not None and not isinstance(scheduler, LRScheduler):
+            raise ConfigError(f"fit: scheduler must be an LRScheduler, got {type(scheduler).__name__}")
+        if scheduler is not None and scheduler.optimizer is not self.optimizer:
+            raise ConfigError("fit: the scheduler was made for another optimizer")
+        self.scheduler, self.batch_scheduler = scheduler, isinstance(scheduler, OneCycleLR)
+        if clip is not None:
+            clip_grad_norm_([], clip)  # validates clip now, not at the first batch
+        self.clip = clip
+
+    def epoch_scheduler_step(self, hist: History) -> None:
+        if self.scheduler is None or self.batch_scheduler:
+            return
+        if isinstance(self.scheduler, ReduceLROnPlateau):
+            self.scheduler.step(hist["val_loss" if "val_loss" in hist.history else "loss"][-1])
+        else:
+            self.scheduler.step()
 
     def step(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """One step of the README's loop; returns the batch's loss."""
         self.optimizer.zero_grad()
         value = self.loss(self.model(xb), yb)
         self.model.backward(self.loss.backward())
+        if self.clip is not None:
+            clip_grad_norm_(self.optimizer._params(), self.clip)
         self.optimizer.step()
+        if self.batch_scheduler:
+            self.scheduler.step()  # type: ignore[union-attr]
         return value
 
     def validate(self, row: dict[str, float], validation: Any) -> dict[str, float] | None:

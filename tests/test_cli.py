@@ -37,15 +37,15 @@ def test_train_writes_all_artifacts_then_eval_summary_draw(tmp_path, data_dir, c
     )
     assert code == 0
     text = capsys.readouterr().out
-    for name in ("model.npz", "history.json", "curves.png"):
+    for name in ("model.npz", "history.json", "curves.png", "last.npz", "best.npz"):
         assert (out / name).is_file() and str(out / name) in text
     assert (out / "graph.svg").is_file() or (out / "graph.gv").is_file()
-    assert "Epoch 3: loss" in text and "Test accuracy:" in text
+    assert "Epoch 3: loss" in text and "Test accuracy of the final model (epoch 3, model.npz):" in text
     hist = json.loads((out / "history.json").read_text())["history"]
     assert len(hist["test_accuracy"]) == 3 and hist["val_accuracy"][-1] > 0.5
 
     assert main(["eval", str(out / "model.npz"), "--data-dir", str(data_dir)]) == 0
-    assert "test accuracy" in capsys.readouterr().out
+    assert "mnist test accuracy" in capsys.readouterr().out
     assert main(["summary", str(out / "model.npz")]) == 0
     assert "Linear   (N, 16)" in capsys.readouterr().out
     assert main(["draw", str(out / "model.npz"), "-o", str(tmp_path / "g.gv")]) == 0

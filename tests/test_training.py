@@ -53,7 +53,7 @@ def test_fit_learns_and_records_history(data, capsys):
         rng=0,
     )
     assert history.epochs == 5
-    assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy", "seconds"}
+    assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy", "seconds", "lr"}
     assert history["loss"][-1] < history["loss"][0]
     assert history["val_accuracy"][-1] >= 0.9
     out = capsys.readouterr().out

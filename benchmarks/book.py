@@ -1,0 +1,171 @@
+"""Nielsen's chapter-3 experiments with his exact settings, each written as a PNG with his figure's axes.
+
+    python benchmarks/book.py overfitting [--out docs/img] [--seed 0]
+    python benchmarks/book.py --list
+
+His network2.py: sigmoid layers, cross-entropy on the sigmoid outputs (``SigmoidBCE``), plain
+mini-batch SGD (``w -> (1 - eta lmbda / n) w - eta/m sum grad``: SGD with weight_decay lmbda / n on
+the weights only), the training data shuffled every epoch. ``large`` initialisation is his
+``large_weight_initializer`` (weights and biases N(0, 1): ``init="normal"``), ``default`` his
+``default_weight_initializer`` (weights N(0, 1/n_in), biases N(0, 1): ``init="scaled_normal"``).
+After each epoch he measures the total cost on the training data (with the L2 term
+``0.5 lmbda / n sum ||w||^2``) and the accuracy on the 10,000 test images; so does this script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+
+import minigrad as mg
+
+# name: (what the book shows, settings). Epoch ranges are the x-axes of his figures.
+EXPERIMENTS = {
+    "overfitting": {
+        "caption": "Overfitting: [784, 30, 10] on the first 1,000 training images, 400 epochs, eta 0.5, batch 10",
+        "runs": {"lambda 0": dict(n=1000, epochs=400, eta=0.5, lmbda=0.0, hidden=[30], init="normal")},
+        "panels": [
+            ("training_cost", "cost on the training data", 200),
+            ("test_accuracy", "accuracy on the test data (%)", 200),
+        ],
+    },
+    "regularisation": {
+        "caption": "L2 regularisation, lambda 0.1: the same 1,000 images, 400 epochs, eta 0.5, batch 10",
+        "runs": {"lambda 0.1": dict(n=1000, epochs=400, eta=0.5, lmbda=0.1, hidden=[30], init="normal")},
+        "panels": [
+            ("training_cost", "cost on the training data", 0),
+            ("test_accuracy", "accuracy on the test data (%)", 0),
+        ],
+    },
+    "regularisation-full": {
+        "caption": "L2 regularisation on all 50,000 images: lambda 5.0, 30 epochs, eta 0.5, batch 10",
+        "runs": {"lambda 5.0": dict(n=50000, epochs=30, eta=0.5, lmbda=5.0, hidden=[30], init="normal")},
+        "panels": [
+            ("test_accuracy", "accuracy on the test data (%)", 0),
+            ("training_accuracy", "accuracy on the training data (%)", 0),
+        ],
+    },
+    "initialisation": {
+        "caption": "Weight initialisation: N(0, 1) against N(0, 1/n_in), 30 epochs, eta 0.1, lambda 5.0, batch 10",
+        "runs": {
+            f"[784, {h}, 10], {label}": dict(n=50000, epochs=30, eta=0.1, lmbda=5.0, hidden=[h], init=init)
+            for h in (30, 100)
+            for label, init in (("old: N(0, 1)", "normal"), ("new: N(0, 1/n_in)", "scaled_normal"))
+        },
+        "panels": [("test_accuracy", "accuracy on the test data (%)", 0)],
+    },
+    "learning-rates": {
+        "caption": "Learning rates 0.025, 0.25, 2.5: [784, 30, 10], 30 epochs on all 50,000 images, lambda 5.0",
+        "runs": {
+            f"eta = {eta}": dict(n=50000, epochs=30, eta=eta, lmbda=5.0, hidden=[30], init="scaled_normal")
+            for eta in (0.025, 0.25, 2.5)
+        },
+        "panels": [("training_cost", "cost on the training data", 0)],
+    },
+}
+
+
+def nielsen_network(hidden: list[int], init: str, seed: int) -> mg.Sequential:
+    rng = np.random.default_rng(seed)
+    sizes = [784, *hidden, 10]
+    layers: list[mg.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(mg.Linear(a, b, init=init, rng=rng))
+        if i < len(sizes) - 2:
+            layers.append(mg.Sigmoid())
+    return mg.Sequential(*layers)  # the output sigmoid is inside SigmoidBCE
+
+
+def run(settings: dict, data, seed: int) -> dict[str, list[float]]:
+    """Train one network with ``settings``; his per-epoch measurements as lists."""
+    (x, y), _, (xt, yt) = data
+    n, lmbda = settings["n"], settings["lmbda"]
+    x, y = x[:n], y[:n]
+    net = nielsen_network(settings["hidden"], settings["init"], seed)
+    loss = mg.SigmoidBCE()
+    weights = [p for name, p in net.named_parameters() if name.endswith("weight")]
+    biases = [p for name, p in net.named_parameters() if name.endswith("bias")]
+    opt = mg.SGD([{"params": weights, "weight_decay": lmbda / n}, {"params": biases}], lr=settings["eta"])
+
+    def measure(epoch: int, history: mg.History, model: mg.Module) -> None:
+        train = mg.evaluate(model, loss, x, y)
+        l2 = 0.5 * lmbda / n * sum(float(np.sum(w.data.astype(np.float64) ** 2)) for w in weights)
+        history.record(
+            training_cost=train["loss"] + l2,
+            training_accuracy=100 * train["accuracy"],
+            test_accuracy=100 * mg.evaluate(model, loss, xt, yt)["accuracy"],
+        )
+
+    hist = mg.fit(
+        net, loss, opt, x, y, epochs=settings["epochs"], batch_size=10, metrics=(), progress=False,
+        verbose=False, rng=seed, callbacks=[measure],
+    )  # fmt: skip
+    return {k: hist[k] for k in ("training_cost", "training_accuracy", "test_accuracy")}
+
+
+def plot(name: str, results: dict[str, dict[str, list[float]]], path: Path) -> Path:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    spec = EXPERIMENTS[name]
+    panels = spec["panels"]
+    fig = Figure(figsize=(5.2 * len(panels), 3.8), layout="constrained")
+    FigureCanvasAgg(fig)
+    for i, (key, label, first) in enumerate(panels):
+        ax = fig.add_subplot(1, len(panels), i + 1)
+        for run_name, values in results.items():
+            series = values[key]
+            epochs = np.arange(len(series))  # Nielsen counts epochs from 0
+            ax.plot(epochs[first:], series[first:], label=run_name, linewidth=1.2)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        if len(results) > 1:
+            ax.legend(fontsize=8)
+    fig.suptitle(textwrap.fill(spec["caption"], 70 * len(panels)), fontsize=9)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("name", nargs="?", choices=sorted(EXPERIMENTS))
+    parser.add_argument(
+        "--out", default="docs/img", help="folder for book-NAME.png and book-NAME.json (default: %(default)s)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
+    parser.add_argument("--list", action="store_true", help="list the experiments")
+    parser.add_argument("--replot", action="store_true", help="redraw the PNG from book-NAME.json, no training")
+    args = parser.parse_args(argv)
+    if args.list or not args.name:
+        for name, spec in EXPERIMENTS.items():
+            print(f"{name:20s} {spec['caption']}")
+        return 0
+    out = Path(args.out)
+    if args.replot:
+        saved = json.loads((out / f"book-{args.name}.json").read_text())
+        print(f"Wrote {plot(args.name, saved['results'], out / f'book-{args.name}.png')}")
+        return 0
+    data = mg.datasets.mnist(validation=True)
+    start = time.perf_counter()
+    results = {label: run(settings, data, args.seed) for label, settings in EXPERIMENTS[args.name]["runs"].items()}
+    seconds = time.perf_counter() - start
+    path = plot(args.name, results, out / f"book-{args.name}.png")
+    summary = {"experiment": args.name, "seed": args.seed, "seconds": round(seconds, 1), "results": results}
+    (out / f"book-{args.name}.json").write_text(json.dumps(summary))
+    for label, values in results.items():
+        acc = values["test_accuracy"]
+        print(f"{label}: final test accuracy {acc[-1]:.2f} %, best {max(acc):.2f} % at epoch {int(np.argmax(acc))}")
+    print(f"Wrote {path} ({seconds:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
