@@ -26,6 +26,10 @@ def summary(module: Module, input_shape: Shape | int | None = None) -> str:
     dtypes = sorted({str(p.dtype) for p in params}) or ["-"]
     out = [f"{type(module).__name__} summary", line, fmt(rows[0]), line, *(fmt(r) for r in rows[1:]), line]
     out.append(f"Total params: {total:,} ({_human_bytes(nbytes)} in {'/'.join(dtypes)})")
+    buffers = module.buffers()
+    if buffers:  # running statistics: state, not trained (Keras's "non-trainable")
+        size, nb = sum(b.size for b in buffers), sum(b.nbytes for b in buffers)
+        out.append(f"Buffers: {size:,} ({_human_bytes(nb)}, not trained)")
     return "\n".join(out)
 
 
