@@ -25,7 +25,20 @@ from .graph import Add, Concat, Graph, Input, Node
 from .history import History
 from .init import get_default_dtype, manual_seed, set_default_dtype
 from .io import Checkpoint, load, load_checkpoint, save
-from .layers import Dropout, Flatten, Identity, LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
+from .layers import (
+    BatchNorm1d,
+    BatchNorm2d,
+    Dropout,
+    Flatten,
+    Identity,
+    LayerNorm,
+    LeakyReLU,
+    Linear,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
 from .losses import Loss, QuadraticCost, SigmoidBCE, SoftmaxCrossEntropy
 from .module import Module, Parameter
 from .optim import SGD, Adam, Optimizer
@@ -37,6 +50,8 @@ __version__ = "0.1.0"
 __all__ = [
     "Adam",
     "Add",
+    "BatchNorm1d",
+    "BatchNorm2d",
     "Checkpoint",
     "CheckpointError",
     "Concat",
@@ -51,6 +66,7 @@ __all__ = [
     "HyperParameterError",
     "Identity",
     "Input",
+    "LayerNorm",
     "LeakyReLU",
     "Linear",
     "Loss",
