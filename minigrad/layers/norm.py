@@ -233,13 +233,13 @@ class _BatchNorm(Module):
             "affine": self.affine,
             "track_running_stats": self.track_running_stats,
             "dtype": self._dtype if dt is None else str(dt),
-            "bias": self.bias is not None or not self.affine,
+            "bias": self.bias is not None,
         }
 
     def extra_repr(self) -> str:
         return (
             f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-            f"bias={self.bias is not None or not self.affine}, track_running_stats={self.track_running_stats}"
+            f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}"
         )
 
 
@@ -350,10 +350,10 @@ class LayerNorm(Module):
             "normalized_shape": list(self.normalized_shape),
             "eps": self.eps,
             "elementwise_affine": self.elementwise_affine,
-            "bias": self.bias is not None or not self.elementwise_affine,
+            "bias": self.bias is not None,
             "dtype": self._dtype if self.weight is None else str(self.weight.dtype),
         }
 
     def extra_repr(self) -> str:
-        extra = ", bias=False" if self.elementwise_affine and self.bias is None else ""
-        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}{extra}"
+        affine = self.elementwise_affine
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={affine}, bias={self.bias is not None}"
