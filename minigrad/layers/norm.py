@@ -250,7 +250,12 @@ class BatchNorm1d(_BatchNorm):
     ``weight`` (gamma, ones) and ``bias`` (beta, zeros; none with ``bias=False``) of shape (C,) when ``affine``;
     buffers ``running_mean`` (C,), ``running_var`` (C,) and ``num_batches_tracked`` (int64)
     when ``track_running_stats`` (else eval mode uses the batch's statistics too).
-    The math and the backward: the module docstring of ``minigrad.layers.norm``.
+
+    Training mode normalises with the batch's mean and (biased) variance and moves the running
+    statistics: ``r = (1 - momentum) * r + momentum * batch``, the variance's unbiased
+    (``* m / (m - 1)``); ``momentum=None`` is the cumulative average. Eval mode normalises
+    with the running statistics. The math and the backward: the module docstring of
+    ``minigrad.layers.norm``.
     """
 
     _layouts = ("(N, C)", "(N, C, L)")
