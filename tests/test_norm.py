@@ -186,8 +186,9 @@ def test_a_torch_batchnorm2d_state_dict_loads_unchanged():
     state = theirs.state_dict()
     assert state["num_batches_tracked"].dtype == torch.int64
     ours = mg.BatchNorm2d(4)  # float32, as torch's default
-    ours.load_state_dict({k: v.numpy() for k, v in state.items()})
+    ours.load_state_dict(state)  # the tensors themselves, unchanged
     assert int(ours.num_batches_tracked) == 3 and ours.num_batches_tracked.dtype == np.int64
+    np.testing.assert_array_equal(ours.running_var, state["running_var"].numpy())
     x = np.random.default_rng(0).standard_normal((2, 4, 5, 5)).astype(np.float32)
     theirs.eval(), ours.eval()
     np.testing.assert_allclose(ours(x), theirs(torch.from_numpy(x)).detach().numpy(), rtol=1e-5, atol=1e-5)

@@ -7,7 +7,10 @@ from .tracing import Shape, fmt_shape, trace_model
 
 
 def summary(module: Module, input_shape: Shape | int | None = None) -> str:
-    """A Keras-style table: layer, type, output shape ``(N, 30)``, parameters; totals and their bytes."""
+    """A Keras-style table: layer, type, output shape ``(N, 30)``, parameters; totals and their bytes.
+
+    A model with buffers (BatchNorm's running statistics) gets one more line counting them.
+    """
     tracer = trace_model(module, input_shape)
     rows = [("Layer", "Type", "Output Shape", "Param #")]
     for leaf in tracer.leaves:
