@@ -267,6 +267,15 @@ def test_save_and_load_keep_the_buffers(tmp_path):
     np.savez(tmp_path / "bad.npz", **entries)
     with pytest.raises(mg.CheckpointError, match=r"0.running_var.*\(2,\).*\(5,\)"):
         mg.load(tmp_path / "bad.npz")
+    entries["model/0.running_var"] = np.ones(2, np.float32)
+    entries["model/3.num_batches_tracked"] = np.array(3.0)
+    np.savez(tmp_path / "dtype.npz", **entries)
+    with pytest.raises(mg.CheckpointError, match=r"3.num_batches_tracked' expected dtype int64, got float64"):
+        mg.load(tmp_path / "dtype.npz")
+    del entries["model/3.num_batches_tracked"]
+    np.savez(tmp_path / "missing.npz", **entries)
+    with pytest.raises(mg.CheckpointError, match=r"missing keys \['3.num_batches_tracked'\]"):
+        mg.load(tmp_path / "missing.npz")
 
 
 def test_summary_counts_buffers():
@@ -365,3 +374,14 @@ def test_config_roundtrip_and_repr():
         back = mg.module.build_module(m.to_config())
         assert repr(back) == repr(m) and back.get_config() == m.get_config()
         assert list(back.state_dict()) == list(m.state_dict())
+
+
+def test_a_first_batchnorm_without_parameters_in_a_network():
+    """affine=False: no parameters, so a network's backward need not run it (its input is the data)."""
+    rng = np.random.default_rng(0)
+    net = mg.Sequential(mg.BatchNorm1d(4, affine=False), mg.Linear(4, 2, rng=0, dtype="float64"))
+    x = rng.standard_normal((6, 4)) * 3 + 2
+    net(x)
+    assert net.backward(np.ones((6, 2))) is None
+    np.testing.assert_allclose(net[1].weight.grad, np.ones((2, 6)) @ net[0](x))  # Linear saw normalised input
+    assert mg.gradcheck(net, x).ok
