@@ -26,7 +26,20 @@ from .graph import Add, Concat, Graph, Input, Node
 from .history import History
 from .init import get_default_dtype, manual_seed, set_default_dtype
 from .io import Checkpoint, load, load_checkpoint, save
-from .layers import Dropout, Flatten, Identity, LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
+from .layers import (
+    BatchNorm1d,
+    BatchNorm2d,
+    Dropout,
+    Flatten,
+    Identity,
+    LayerNorm,
+    LeakyReLU,
+    Linear,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
 from .losses import Loss, QuadraticCost, SigmoidBCE, SoftmaxCrossEntropy
 from .module import Module, Parameter
 from .optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop, clip_grad_norm_, clip_grad_value_, lr_scheduler
@@ -40,6 +53,8 @@ __all__ = [
     "Adam",
     "AdamW",
     "Add",
+    "BatchNorm1d",
+    "BatchNorm2d",
     "BestModel",
     "Callback",
     "Checkpoint",
@@ -57,6 +72,7 @@ __all__ = [
     "HyperParameterError",
     "Identity",
     "Input",
+    "LayerNorm",
     "LeakyReLU",
     "Linear",
     "Loss",

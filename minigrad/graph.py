@@ -77,18 +77,30 @@ def Input(shape: int | tuple[int, ...], name: str | None = None) -> Node:  # noq
     return Node(None, (), tuple(int(d) for d in shape), name)
 
 
+def _same_batch(module: Module, arrays: list[np.ndarray]) -> None:
+    if any(a.ndim == 0 for a in arrays):
+        raise ShapeError(f"{module!r}: expected batches (N, ...), got {', '.join(describe(a) for a in arrays)}")
+    if len({a.shape[0] for a in arrays}) != 1:
+        raise ShapeError(f"{module!r}: inputs have different batch sizes {[a.shape[0] for a in arrays]}")
+
+
 class Add(Module):
-    """Elementwise sum of inputs of one shape. Backward: every input gets ``grad_output`` itself."""
+    """Elementwise sum of inputs of one shape, (N, ...) each (a residual connection).
+
+    Backward: every input gets ``grad_output`` itself.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self._n: int | None = None
+        self._shape: tuple[int, ...] | None = None
 
     def forward(self, *xs: Any) -> np.ndarray:
         """Elementwise sum of two or more arrays of one shape."""
         arrays = [as_batch(self, x) for x in xs]
-        self.output_shape(*(a.shape for a in arrays))
-        self._n = len(arrays)
+        _same_batch(self, arrays)
+        self.output_shape(*(a.shape[1:] for a in arrays))
+        self._n, self._shape = len(arrays), arrays[0].shape
         out = arrays[0] + arrays[1]
         for a in arrays[2:]:
             out += a
@@ -96,9 +108,8 @@ class Add(Module):
 
     def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray, ...]:
         """One copy of ``grad_output`` per input (the same array: do not modify it in place)."""
-        if self._n is None:
-            raise self._not_run()
-        return (grad_output,) * self._n
+        g = self._check_grad(grad_output, self._shape)
+        return (g,) * self._n
 
     def output_shape(self, *shapes: tuple[int, ...]) -> tuple[int, ...]:
         if len(shapes) < 2:
@@ -110,7 +121,11 @@ class Add(Module):
 
 
 class Concat(Module):
-    """Join inputs along a feature ``axis`` (default the last). Backward splits ``grad_output`` back."""
+    """Join inputs along a feature ``axis`` (default the last). Backward splits ``grad_output`` back.
+
+    ``Concat(axis=1)`` joins images (N, C_i, H, W) along the channel axis into (N, sum C_i, H, W),
+    as an Inception block does; every other dimension must agree.
+    """
 
     def __init__(self, axis: int = -1) -> None:
         super().__init__()
@@ -118,21 +133,22 @@ class Concat(Module):
             raise GraphError("Concat: axis 0 is the batch axis; concatenate features (axis >= 1 or negative)")
         self.axis = axis
         self._sizes: list[int] | None = None
+        self._shape: tuple[int, ...] | None = None
 
     def forward(self, *xs: Any) -> np.ndarray:
         """Concatenate along ``axis``; keeps the sizes to split the gradient."""
         arrays = [as_batch(self, x) for x in xs]
+        _same_batch(self, arrays)
         self.output_shape(*(a.shape[1:] for a in arrays))
-        if len({a.shape[0] for a in arrays}) != 1:
-            raise ShapeError(f"{self!r}: inputs have different batch sizes {[a.shape[0] for a in arrays]}")
         self._sizes = [a.shape[self.axis] for a in arrays]
-        return np.concatenate(arrays, axis=self.axis)
+        out = np.concatenate(arrays, axis=self.axis)
+        self._shape = out.shape
+        return out
 
     def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Split ``grad_output`` into one gradient per input."""
-        if self._sizes is None:
-            raise self._not_run()
-        return tuple(np.split(grad_output, np.cumsum(self._sizes)[:-1], axis=self.axis))
+        """Split ``grad_output`` (the shape of the last output) into one gradient per input."""
+        g = self._check_grad(grad_output, self._shape)
+        return tuple(np.split(g, np.cumsum(self._sizes)[:-1], axis=self.axis))
 
     def output_shape(self, *shapes: tuple[int, ...]) -> tuple[int, ...]:
         if len(shapes) < 2:
@@ -144,7 +160,10 @@ class Concat(Module):
         ax = axis % nd
         for s in shapes[1:]:
             if len(s) != nd or any(a != b for i, (a, b) in enumerate(zip(s, shapes[0])) if i != ax):
-                raise ShapeError(f"{self!r}: {_fmt(shapes[0])} and {_fmt(s)} differ outside axis {self.axis}")
+                raise ShapeError(
+                    f"{self!r}: {_fmt(shapes[0])} and {_fmt(s)} differ outside axis {self.axis} "
+                    f"(only the sizes along axis {self.axis} may differ)"
+                )
         out = list(shapes[0])
         out[ax] = sum(s[ax] for s in shapes)
         return tuple(out)

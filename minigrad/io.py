@@ -6,6 +6,7 @@ Layout of the archive (every entry a plain array)::
     __meta__               0-d unicode array: JSON {format, version, model, optimizer}
     __history__            0-d unicode array: JSON of the History (optional)
     model/<param name>     the weights, e.g. model/0.weight
+    model/<buffer name>    the buffers, e.g. model/1.running_mean, model/1.num_batches_tracked
     optimizer/<param name>/<state key>   e.g. optimizer/0.weight/momentum_buffer
 """
 
@@ -81,6 +82,7 @@ def save(
         "loss": loss.to_config() if loss is not None else None,
     }
     arrays = {f"model/{name}": p.data for name, p in model.named_parameters()}
+    arrays.update((f"model/{name}", b) for name, b in model.named_buffers())  # checked on load as the weights
     if optimizer is not None:
         meta["optimizer"], opt_arrays = _optimizer_entries(model, optimizer)
         arrays.update(opt_arrays)

@@ -1,4 +1,4 @@
-"""``Parameter`` and ``Module``: the contract every layer, loss and container follows.
+"""``Module``: the contract every layer, loss and container follows.
 
 The contract is Torch7 ``nn``'s, with PyTorch's names:
 
@@ -7,7 +7,8 @@ The contract is Torch7 ``nn``'s, with PyTorch's names:
   ``.grad`` and returns the gradient with respect to the input;
 * ``zero_grad()`` clears the accumulated gradients between steps.
 
-Arrays are batch-first: ``x`` has shape ``(N, features)``.
+Arrays are batch-first: ``x`` has shape ``(N, features)``. ``Parameter`` lives in
+``minigrad/parameter.py`` (imported here, so ``minigrad.module.Parameter`` still works).
 """
 
 from __future__ import annotations
@@ -19,85 +20,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ArgumentTypeError, ConfigError, ShapeError, StateDictError, StateError, describe
-from .init import get_default_dtype
-
-
-class Parameter:
-    """A trainable array: ``.data`` and its gradient ``.grad`` (same shape and dtype).
-
-    ``.grad`` holds the sum of every gradient added since the last ``zero_grad()`` (the
-    Torch7 contract: backward ADDS). ``has_grad`` tells whether anything was added since
-    then (PyTorch: ``p.grad is not None`` after ``zero_grad(set_to_none=True)``); every
-    optimizer leaves a parameter with ``has_grad == False`` alone.
-
-    ``zero_grad()`` only marks the gradient as zero; reading ``.grad`` then gives real
-    zeros (so ``p.grad += ...`` in a user's module is always right), and the kernels of
-    ``minigrad.kernels`` write the first gradient straight into the buffer ``_buffer``
-    (``_grad`` is ``None`` while the gradient is zero, else it is ``_buffer``).
-    """
-
-    __slots__ = ("data", "_grad", "_buffer")
-
-    def __init__(self, data: Any, dtype: Any = None) -> None:
-        # Like torch.nn.Parameter, a float array is wrapped, not copied.
-        arr = np.asarray(data, dtype=None if dtype is None else np.dtype(dtype))
-        if arr.dtype.kind != "f":
-            arr = arr.astype(get_default_dtype())
-        self.data: np.ndarray = arr
-        self._buffer: np.ndarray = np.zeros_like(arr)  # the gradient's memory, reused across steps
-        self._grad: np.ndarray | None = None  # None means "zero": nothing added since zero_grad
-
-    @property
-    def grad(self) -> np.ndarray:
-        """The accumulated gradient; zeros (counted as written) when nothing was added since ``zero_grad``."""
-        g = self._grad
-        if g is None:
-            g = self._buffer
-            g.fill(0)
-            self._grad = g
-        return g
-
-    @grad.setter
-    def grad(self, value: Any) -> None:
-        value = np.asarray(value)
-        if value.shape != self.data.shape:
-            raise ShapeError(f"Parameter.grad: expected shape {self.data.shape}, got {describe(value)}")
-        self._buffer = self._grad = value
-
-    @property
-    def has_grad(self) -> bool:
-        """True once a gradient was added (or ``.grad`` read) since the last ``zero_grad()``."""
-        return self._grad is not None
-
-    def zero_grad(self) -> None:
-        self._grad = None
-
-    def accumulate(self, value: Any) -> None:
-        """``grad += value``, where ``value`` must have the parameter's shape (never broadcast)."""
-        value = np.asarray(value)
-        # += would broadcast a (1, n) or scalar value over the whole gradient: a silent wrong answer.
-        if value.shape != self.data.shape:
-            raise ShapeError(f"Parameter{self.data.shape}: a gradient of {describe(value)} does not fit")
-        if self._grad is None:
-            np.copyto(self._buffer, value)
-            self._grad = self._buffer
-        else:
-            self._grad += value
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self.data.shape
-
-    @property
-    def dtype(self) -> np.dtype:
-        return self.data.dtype
-
-    @property
-    def size(self) -> int:
-        return self.data.size
-
-    def __repr__(self) -> str:
-        return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
+from .parameter import Parameter
 
 
 class Symbolic:
@@ -137,6 +60,11 @@ class Module:
     Subclasses call ``super().__init__()`` (harmless to forget), then assign ``Parameter``
     and ``Module`` attributes: every attribute holding one counts, in assignment order,
     so no registration calls are needed (as in PyTorch). Arrays are batch-first.
+
+    State that is not trained (BatchNorm's running statistics) is a *buffer*:
+    ``self.register_buffer("running_mean", np.zeros(C))``. A buffer is an ordinary
+    attribute afterwards; it is in ``state_dict()``, saved by ``mg.save``, cast by
+    ``.to(dtype)``, and never yielded by ``parameters()``, so no optimizer sees it.
     """
 
     training: bool = True
@@ -161,6 +89,24 @@ class Module:
     @property
     def _modules(self) -> dict[str, Module]:
         return {k: v for k, v in self.__dict__.items() if isinstance(v, Module)}
+
+    def register_buffer(self, name: str, array: Any) -> None:
+        """Register ``array`` (an ndarray, or ``None`` for "no buffer") as the buffer ``name``.
+
+        As ``torch.nn.Module.register_buffer``: afterwards ``self.<name>`` is the array, and
+        whatever is assigned to that attribute later (a new array, or ``None``) is the buffer.
+        """
+        where = f"{type(self).__name__}.register_buffer"
+        if not isinstance(name, str) or not name or "." in name:
+            raise ConfigError(f"{where}: the name must be a non-empty string without '.', got {name!r}")
+        names = self.__dict__.setdefault("_buffer_names", [])
+        if name not in names and name in self.__dict__:
+            raise ConfigError(f"{where}: attribute {name!r} already exists and is not a buffer")
+        if array is not None and type(array) is not np.ndarray:
+            raise ArgumentTypeError(f"{where}: {name!r} must be a NumPy array or None, got {type(array).__name__}")
+        if name not in names:
+            names.append(name)
+        setattr(self, name, array)
 
     def add_module(self, name: str, module: Module) -> None:
         """Register ``module`` as a child under ``name`` (containers use names like ``"0"``)."""
@@ -253,6 +199,26 @@ class Module:
         """All parameters of the tree, in a stable order, without duplicates."""
         return [p for _, p in self.named_parameters()]
 
+    def _own_buffers(self) -> Iterator[tuple[str, np.ndarray]]:
+        """This module's buffers (not its children's) that are not ``None``, in registration order."""
+        for name in self.__dict__.get("_buffer_names", ()):
+            value = self.__dict__.get(name)
+            if value is not None:
+                yield name, value
+
+    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, np.ndarray]]:
+        """``(name, array)`` of every buffer of the tree (``"1.running_mean"``); a shared array appears once."""
+        seen: set[int] = set()
+        for mod_name, mod in self.named_modules(prefix):
+            for name, b in mod._own_buffers():
+                if id(b) not in seen:
+                    seen.add(id(b))
+                    yield (f"{mod_name}.{name}" if mod_name else name), b
+
+    def buffers(self) -> list[np.ndarray]:
+        """All buffers of the tree (arrays that are state but not trained), in ``named_buffers`` order."""
+        return [b for _, b in self.named_buffers()]
+
     # -- gradients and modes ------------------------------------------------------
     def zero_grad(self) -> None:
         """Set every parameter's ``.grad`` to zero (gradients accumulate otherwise)."""
@@ -283,10 +249,11 @@ class Module:
         return self.train(False)
 
     def to(self, dtype: Any) -> Module:
-        """Cast every parameter (and its gradient) to the floating ``dtype``; returns self.
+        """Cast every parameter (and its gradient) and every floating buffer to the floating ``dtype``; returns self.
 
         The parameters get new arrays: an array taken from ``p.data`` before keeps the old
         dtype and is no longer the parameter's storage (build optimizers after ``.to``).
+        Integer buffers (a counter like ``num_batches_tracked``) stay as they are, as in PyTorch.
         """
         try:
             dt = np.dtype(dtype)
@@ -301,43 +268,61 @@ class Module:
                 p._buffer, p._grad = np.zeros_like(p.data), None
                 if before is not None:
                     p.accumulate(before)
+        cast: dict[int, np.ndarray] = {}  # a buffer shared by two modules stays shared
+        for m in self.modules():
+            for name, b in list(m._own_buffers()):
+                if b.dtype.kind == "f" and b.dtype != dt:
+                    setattr(m, name, cast.setdefault(id(b), b.astype(dt)))
         return self
 
     # -- state --------------------------------------------------------------------
+    def _state_items(self) -> Iterator[tuple[str, Parameter | np.ndarray]]:
+        """PyTorch's state_dict order: module by module, its parameters, then its buffers."""
+        seen: set[int] = set()
+        for mod_name, mod in self.named_modules():
+            for name, v in (*mod._parameters.items(), *mod._own_buffers()):
+                if id(v) not in seen:
+                    seen.add(id(v))
+                    yield (f"{mod_name}.{name}" if mod_name else name), v
+
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
-        """Copies of every parameter's data under PyTorch-style keys (``"0.weight"``)."""
-        return OrderedDict((name, p.data.copy()) for name, p in self.named_parameters())
+        """Copies of every parameter's data and every buffer, under PyTorch's keys and order.
+
+        ``"0.weight"``, ``"0.bias"``, then a module's buffers (``"1.running_mean"``,
+        ``"1.num_batches_tracked"``) after its parameters, as ``torch.nn.Module.state_dict``.
+        """
+        return OrderedDict((k, (v.data if isinstance(v, Parameter) else v).copy()) for k, v in self._state_items())
 
     def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> None:
-        """Copy arrays from ``state`` into the parameters, in place.
+        """Copy arrays from ``state`` into the parameters and buffers, in place.
 
         Every key, shape and dtype is checked before anything is written, so a
         mismatch leaves the module unchanged.
         """
-        own = dict(self.named_parameters())
+        own = {k: (v.data if isinstance(v, Parameter) else v) for k, v in self._state_items()}
         missing = [k for k in own if k not in state]
         unexpected = [k for k in state if k not in own]
+        where = f"{type(self).__name__}.load_state_dict"
         if strict and (missing or unexpected):
-            raise StateDictError(
-                f"{type(self).__name__}.load_state_dict: missing keys {missing}, unexpected keys {unexpected}"
-            )
+            raise StateDictError(f"{where}: missing keys {missing}, unexpected keys {unexpected}")
         updates = []
-        for key, p in own.items():
+        for key, target in own.items():
             if key not in state:
                 continue
-            arr = np.asarray(state[key])
-            if arr.shape != p.data.shape:
+            try:
+                arr = np.asarray(state[key])
+            except (TypeError, ValueError, RuntimeError) as exc:
+                raise StateDictError(f"{where}: {key!r} is not an array ({exc})") from None
+            if arr.shape != target.shape:
+                raise StateDictError(f"{where}: {key!r} expected shape {target.shape}, got {arr.shape}")
+            if arr.dtype != target.dtype:
                 raise StateDictError(
-                    f"{type(self).__name__}.load_state_dict: {key!r} expected shape {p.data.shape}, got {arr.shape}"
-                )
-            if arr.dtype != p.data.dtype:
-                raise StateDictError(
-                    f"{type(self).__name__}.load_state_dict: {key!r} expected dtype {p.data.dtype}, got {arr.dtype}"
+                    f"{where}: {key!r} expected dtype {target.dtype}, got {arr.dtype}"
                     " (cast the model with .to(dtype) first)"
                 )
-            updates.append((p, arr))
-        for p, arr in updates:
-            p.data[...] = arr
+            updates.append((target, arr))
+        for target, arr in updates:
+            target[...] = arr
 
     # -- architecture as data (for checkpoints) --------------------------------------
     def get_config(self) -> dict[str, Any]:

@@ -120,3 +120,21 @@ def test_add_concat_and_graph_fanout(n, a, b, seed):
     both = mg.Concat()(h, mg.Add()(h, mg.Linear(a, b, rng=seed + 1, dtype="float64")(x)))
     g = mg.Graph(x, [mg.Linear(2 * b, 3, rng=seed + 2, dtype="float64")(both), h])
     assert mg.gradcheck(g, xa).ok
+
+
+IMAGE_LAYERS = [mg.Sigmoid, mg.Tanh, mg.ReLU, lambda: mg.LeakyReLU(0.2), lambda: mg.Softmax(1), mg.Flatten]
+
+
+@fast
+@given(n=sizes, c=sizes, h=st.integers(1, 3), w=st.integers(1, 3), seed=seeds, which=st.integers(0, 6))
+def test_layers_on_images(n, c, h, w, seed, which):
+    """(N, C, H, W) through the activations, Flatten, Dropout and Concat(axis=1) / Add of images."""
+    rng = np.random.default_rng(seed)
+    x = away_from_zero(rng, (n, c, h, w))
+    if which < len(IMAGE_LAYERS):
+        assert mg.gradcheck(IMAGE_LAYERS[which](), x).ok
+    else:
+        assert mg.gradcheck(mg.Dropout(0.3, rng=seed), x).ok
+    other = rng.standard_normal((n, c + 1, h, w))
+    assert mg.gradcheck(mg.Concat(axis=1), (x, other)).ok
+    assert mg.gradcheck(mg.Add(), (x, rng.standard_normal(x.shape))).ok

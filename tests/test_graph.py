@@ -185,3 +185,34 @@ def test_by_default_a_graph_runs_only_what_leads_to_parameters():
     assert b.backward(ones) is None
     for (_, p), (_, q) in zip(a.named_parameters(), b.named_parameters()):
         np.testing.assert_array_equal(p.grad, q.grad)
+
+
+def test_inception_style_concat_on_the_channel_axis():
+    x = mg.Input((3, 4, 4))
+    a, b = mg.ReLU()(x), mg.Tanh()(x)
+    both = mg.Concat(axis=1)(a, b, mg.Sigmoid()(x))
+    assert both.shape == (9, 4, 4)
+    res = mg.Add()(both, mg.Concat(axis=1)(b, a, a))
+    g = mg.Graph(x, mg.Flatten()(res))
+    assert g.output_shape((3, 4, 4)) == (144,)
+    g.needs_input_grad = True
+    data = np.random.default_rng(0).standard_normal((2, 3, 4, 4))
+    assert g(data).shape == (2, 144)
+    assert g.backward(np.ones((2, 144))).shape == data.shape
+    with pytest.raises(mg.GraphError, match=r"\(N, 3, 4, 4\) and \(N, 3, 4, 5\) differ outside axis 1 \(only"):
+        mg.Concat(axis=1)(x, mg.Input((3, 4, 5)))
+    with pytest.raises(mg.GraphError, match=r"Add\(\): \(N, 3, 4, 4\) and \(N, 3, 2, 2\) differ"):
+        mg.Add()(x, mg.Input((3, 2, 2)))
+
+
+@pytest.mark.parametrize("module", [mg.Add(), mg.Concat(axis=1)])
+def test_add_and_concat_check_their_inputs_and_grad_output(module):
+    with pytest.raises(mg.StateError, match="backward called before forward"):
+        module.backward(np.ones((2, 3)))
+    with pytest.raises(mg.ShapeError, match=r"different batch sizes \[2, 3\]"):
+        module.forward(np.ones((2, 3, 4, 4)), np.ones((3, 3, 4, 4)))
+    out = module.forward(np.ones((2, 3, 4, 4)), np.ones((2, 3, 4, 4)))
+    with pytest.raises(
+        mg.ShapeError, match=rf"backward expected grad_output of shape \({', '.join(map(str, out.shape))}\)"
+    ):
+        module.backward(np.ones((2, 3, 4, 1)))

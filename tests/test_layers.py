@@ -111,3 +111,23 @@ def test_linear_shape_errors_name_the_culprit():
     lin.weight.data = np.ones((2, 4))  # rebound to the wrong shape: the input is fine, the weight is not
     with pytest.raises(mg.ShapeError, match=r"its weight has shape \(2, 4\), expected \(2, 3\)"):
         lin(np.ones((4, 3)))
+
+
+def test_flatten_and_softmax_on_images_and_their_errors():
+    f = mg.Flatten()
+    x = np.arange(2 * 3 * 4 * 5.0).reshape(2, 3, 4, 5)
+    assert f(x).shape == (2, 60) and f.output_shape((3, 4, 5)) == (60,)
+    assert mg.Flatten(2).output_shape((3, 4, 5)) == (3, 20)
+    np.testing.assert_array_equal(f.backward(f(x)), x)
+    with pytest.raises(mg.ShapeError, match=r"Flatten\(start_dim=5, end_dim=-1\): start_dim 5 is out of range"):
+        mg.Flatten(5)(x)  # % would have wrapped it onto axis 1
+    with pytest.raises(mg.ShapeError, match=r"end_dim -6 is out of range for an input \(N, 3, 4, 5\)"):
+        mg.Flatten(1, -6).output_shape((3, 4, 5))
+    s = mg.Softmax(1)
+    np.testing.assert_allclose(s(x).sum(axis=1), 1.0)
+    with pytest.raises(
+        mg.ShapeError, match=r"Softmax\(dim=4\): dim 4 is out of range for an input of shape \(2, 3, 4, 5\)"
+    ):
+        mg.Softmax(4)(x)
+    with pytest.raises(mg.GraphError, match=r"dim 3 is out of range for an input \(N, 7, 2\)"):
+        mg.Softmax(3)(mg.Input((7, 2)))

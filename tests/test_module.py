@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
+from minigrad.errors import ArgumentTypeError, ConfigError
 
 
 def seed_net() -> mg.Sequential:
@@ -217,3 +218,67 @@ def test_input_converted_once_without_copy_when_right():
     out = lin.forward(np.ones((2, 3), dtype=np.float64))
     assert out.dtype == np.float32
     assert lin.forward([[1, 2, 3]]).shape == (1, 2)
+
+
+class Counter(mg.Module):
+    """A user module with a buffer: counts the examples it has seen (state, not trained)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = mg.Parameter(np.ones(2))
+        self.register_buffer("seen", np.array(0, np.int64))
+        self.register_buffer("total", np.zeros(2))
+        self.register_buffer("unused", None)
+
+    def forward(self, x):
+        self.seen += len(x)
+        self.total += x.sum(axis=0)
+        return x * self.scale.data
+
+
+def test_register_buffer_and_traversal():
+    net = mg.Sequential(mg.Linear(2, 2, rng=0), Counter())
+    assert [n for n, _ in net.named_buffers()] == ["1.seen", "1.total"]  # None is no buffer (PyTorch)
+    assert [n for n, _ in net.named_buffers(prefix="net")] == ["net.1.seen", "net.1.total"]
+    assert [b.dtype for b in net.buffers()] == [np.int64, np.float64]
+    assert list(net.state_dict()) == ["0.weight", "0.bias", "1.scale", "1.seen", "1.total"]
+    assert len(net.parameters()) == 3  # buffers are never parameters
+    net[1].unused = np.ones(3)  # assigning to a registered name sets the buffer
+    assert [n for n, _ in net.named_buffers()][-1] == "1.unused"
+    c = Counter()
+    c.other = c.total  # one array registered once: appears once
+    c.register_buffer("alias", c.total)
+    assert [n for n, _ in c.named_buffers()] == ["seen", "total"]
+    with pytest.raises(ConfigError, match="already exists"):
+        c.register_buffer("scale", np.zeros(2))
+    with pytest.raises(ConfigError, match="without '.'"):
+        c.register_buffer("a.b", np.zeros(2))
+    with pytest.raises(ArgumentTypeError, match="NumPy array"):
+        c.register_buffer("lst", [1.0, 2.0])
+
+
+def test_buffers_load_copy_and_cast():
+    a, b = Counter(), Counter()
+    a(np.ones((3, 2)))
+    sd = a.state_dict()
+    sd["total"][0] = 99.0  # a copy
+    assert a.total[0] == 3.0
+    total = b.total
+    b.load_state_dict(a.state_dict())
+    assert int(b.seen) == 3 and b.total is total and total[0] == 3.0  # in place
+    for key, bad, match in [
+        ("total", np.zeros(3), r"'total' expected shape \(2,\), got \(3,\)"),
+        ("seen", np.array(1.0), "'seen' expected dtype int64, got float64"),
+    ]:
+        state = a.state_dict()
+        state[key] = bad
+        with pytest.raises(mg.StateDictError, match=match):
+            b.load_state_dict(state)
+    with pytest.raises(mg.StateDictError, match=r"missing keys \['seen'\]"):
+        b.load_state_dict({k: v for k, v in a.state_dict().items() if k != "seen"})
+    b.to("float32")
+    assert b.total.dtype == np.float32 and b.seen.dtype == np.int64 and b.scale.dtype == np.float32
+    import copy
+
+    c = copy.deepcopy(b)
+    assert [n for n, _ in c.named_buffers()] == ["seen", "total"] and c.total is not b.total

@@ -3,6 +3,21 @@
 from .activations import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .dropout import Dropout
 from .linear import Linear, as_batch
+from .norm import BatchNorm1d, BatchNorm2d, LayerNorm
 from .shape import Flatten, Identity
 
-__all__ = ["Dropout", "Flatten", "Identity", "LeakyReLU", "Linear", "ReLU", "Sigmoid", "Softmax", "Tanh", "as_batch"]
+__all__ = [
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "Dropout",
+    "Flatten",
+    "Identity",
+    "LayerNorm",
+    "LeakyReLU",
+    "Linear",
+    "ReLU",
+    "Sigmoid",
+    "Softmax",
+    "Tanh",
+    "as_batch",
+]

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ShapeError
+from ..errors import ShapeError, describe
 from ..kernels import sigmoid, softmax
 from ..module import Module
 from .linear import as_batch
@@ -119,8 +119,8 @@ class Softmax(_Elementwise):
     def forward(self, x: Any) -> np.ndarray:
         """Softmax along ``dim`` (max subtracted first); keeps the output ``s``."""
         z = as_batch(self, x)
-        if z.ndim < 1:
-            raise ShapeError(f"{self!r}: expected an array with at least one axis, got a scalar")
+        if not -z.ndim <= self.dim < z.ndim:
+            raise ShapeError(f"{self!r}: dim {self.dim} is out of range for an input of {describe(z)}")
         s = np.moveaxis(softmax(np.moveaxis(z, self.dim, -1)), -1, self.dim)
         self._cache = s
         return s
@@ -131,6 +131,13 @@ class Softmax(_Elementwise):
         s = self._cache
         gs = g * s
         return gs - s * gs.sum(axis=self.dim, keepdims=True)
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        nd = len(input_shape) + 1  # with the batch dimension
+        if not -nd <= self.dim < nd:
+            shape = ", ".join(map(str, ("N", *input_shape)))
+            raise ShapeError(f"{self!r}: dim {self.dim} is out of range for an input ({shape})")
+        return tuple(input_shape)
 
     def get_config(self) -> dict[str, Any]:
         return {"dim": self.dim}

@@ -27,6 +27,11 @@ class Identity(Module):
         return self._check_grad(grad_output, self._shape)
 
 
+def _fmt(shape: tuple[int, ...]) -> str:
+    """A shape as errors print it, the batch dimension as N: ``(N, 3, 28, 28)``."""
+    return "(" + ", ".join("N" if d == -1 else str(d) for d in shape) + ")"
+
+
 class Flatten(Module):
     """Reshape ``(N, d1, d2, ...)`` to ``(N, d1 * d2 * ...)``; backward reshapes back.
 
@@ -41,9 +46,12 @@ class Flatten(Module):
 
     def _flat_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         nd = len(shape)
+        for name, d in (("start_dim", self.start_dim), ("end_dim", self.end_dim)):
+            if not -nd <= d < nd:  # % would wrap it onto another axis: a silent wrong answer
+                raise ShapeError(f"{self!r}: {name} {d} is out of range for an input {_fmt(shape)}")
         s, e = self.start_dim % nd, self.end_dim % nd
         if s > e:
-            raise ShapeError(f"{self!r}: start_dim {self.start_dim} is after end_dim {self.end_dim} for {shape}")
+            raise ShapeError(f"{self!r}: start_dim {self.start_dim} is after end_dim {self.end_dim} for {_fmt(shape)}")
         return shape[:s] + (int(np.prod(shape[s : e + 1])),) + shape[e + 1 :]
 
     def forward(self, x: Any) -> np.ndarray:
@@ -61,6 +69,9 @@ class Flatten(Module):
         return g.reshape(self._in_shape)
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """(C, H, W) -> (C * H * W,) with the defaults (the batch dimension excluded)."""
+        if not input_shape:
+            raise ShapeError(f"{self!r}: expected a batch (N, d1, ...) of at least 2 dimensions, got (N,)")
         return self._flat_shape((-1, *input_shape))[1:]
 
     def get_config(self) -> dict[str, Any]:

@@ -7,7 +7,10 @@ from .tracing import Shape, fmt_shape, trace_model
 
 
 def summary(module: Module, input_shape: Shape | int | None = None) -> str:
-    """A Keras-style table: layer, type, output shape ``(N, 30)``, parameters; totals and their bytes."""
+    """A Keras-style table: layer, type, output shape ``(N, 30)``, parameters; totals and their bytes.
+
+    A model with buffers (BatchNorm's running statistics) gets one more line counting them.
+    """
     tracer = trace_model(module, input_shape)
     rows = [("Layer", "Type", "Output Shape", "Param #")]
     for leaf in tracer.leaves:
@@ -26,6 +29,10 @@ def summary(module: Module, input_shape: Shape | int | None = None) -> str:
     dtypes = sorted({str(p.dtype) for p in params}) or ["-"]
     out = [f"{type(module).__name__} summary", line, fmt(rows[0]), line, *(fmt(r) for r in rows[1:]), line]
     out.append(f"Total params: {total:,} ({_human_bytes(nbytes)} in {'/'.join(dtypes)})")
+    buffers = module.buffers()
+    if buffers:  # running statistics: state, not trained (Keras's "non-trainable")
+        size, nb = sum(b.size for b in buffers), sum(b.nbytes for b in buffers)
+        out.append(f"Buffers: {size:,} ({_human_bytes(nb)}, not trained)")
     return "\n".join(out)
 
 
