@@ -141,3 +141,99 @@ def softmax_cross_entropy_backward(probs: np.ndarray, targets: np.ndarray, scale
     grad = np.multiply(probs, k)
     grad.ravel()[targets] -= k
     return grad
+
+
+# -- convolution and pooling: im2col as a strided view, col2im as kernel-offset strided adds ---------------
+# Index convention (shared by Conv2d and the pooling layers): a padded input xp (N, C, Hp, Wp), a kernel
+# (kH, kW), a stride (sH, sW) and a dilation (dH, dW); output position (p, q) and kernel offset (i, j) read
+#     xp[n, c, p * sH + i * dH, q * sW + j * dW],   p < OH = (Hp - dH (kH - 1) - 1) // sH + 1 (OW alike).
+
+
+def conv_output_size(size: int, kernel: int, stride: int, dilation: int) -> int:
+    """``(size - dilation * (kernel - 1) - 1) // stride + 1``: output positions along one padded axis."""
+    return (size - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def windows(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int]) -> np.ndarray:
+    """The read-only view ``v[n, c, i, j, p, q] = xp[n, c, p*sH + i*dH, q*sW + j*dW]`` (N, C, kH, kW, OH, OW).
+
+    Plain expression: six nested loops filling that array (tests/test_kernels.py). Here no element is
+    copied: ``as_strided`` only rewrites the strides (an offset step ``i`` moves ``dH`` rows, an output
+    step ``p`` moves ``sH`` rows).
+    """
+    n, c, h, w = xp.shape
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+    oh, ow = conv_output_size(h, kh, sh, dh), conv_output_size(w, kw, sw, dw)
+    s_n, s_c, s_h, s_w = xp.strides
+    return np.lib.stride_tricks.as_strided(
+        xp, (n, c, kh, kw, oh, ow), (s_n, s_c, s_h * dh, s_w * dw, s_h * sh, s_w * sw), writeable=False
+    )
+
+
+def im2col(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int]) -> np.ndarray:
+    """``cols[c, i, j, n, p, q] = xp[n, c, p*sH + i*dH, q*sW + j*dW]``, contiguous (C, kH, kW, N, OH, OW).
+
+    Reshaped to (C kH kW, N OH OW), a convolution is one GEMM ``W (O, C kH kW) @ cols``; the weight
+    gradient is one more, ``g (O, N OH OW) @ cols.T``. One copy out of :func:`windows` (channel and
+    kernel offset first, so both products read ``cols`` without another copy).
+    """
+    return np.ascontiguousarray(windows(xp, kernel, stride, dilation).transpose(1, 2, 3, 0, 4, 5))
+
+
+def col2im(
+    blocks: np.ndarray, padded_shape: tuple[int, ...], stride: tuple[int, int], dilation: tuple[int, int]
+) -> np.ndarray:
+    """The adjoint of :func:`windows`: ``dxp`` (N, C, Hp, Wp), zero but for the sums of ``blocks`` (N, C, kH, kW, OH, OW).
+
+    Plain expression: ``np.add.at(dxp, (n, c, p*sH + i*dH, q*sW + j*dW), blocks[n, c, i, j, p, q])`` over
+    every index. Here one strided add per kernel offset ``(i, j)``: ``kH kW`` adds of whole (N, C, OH, OW)
+    blocks into the positions that offset read (``np.add.at`` is unbuffered and several times slower).
+    ``blocks`` may be any view (Conv2d passes its (C, kH, kW, N, OH, OW) column gradient transposed).
+    """
+    n, c, kh, kw, oh, ow = blocks.shape
+    (sh, sw), (dh, dw) = stride, dilation
+    dxp = np.zeros(padded_shape, dtype=blocks.dtype)
+    for i in range(kh):
+        rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
+        for j in range(kw):
+            dxp[:, :, rows, j * dw : j * dw + sw * (ow - 1) + 1 : sw] += blocks[:, :, i, j]
+    return dxp
+
+
+def pool_windows(
+    xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int]
+) -> np.ndarray:
+    """``win[n, c, p, q, i*kW + j] = xp[n, c, p*sH + i*dH, q*sW + j*dW]``, contiguous (N, C, OH, OW, kH kW).
+
+    Equals ``windows(xp, ...).transpose(0, 1, 4, 5, 2, 3).reshape(N, C, OH, OW, -1)``; when the windows
+    tile the input (kernel == stride, no dilation, sizes divisible) the same array comes from a reshape
+    of ``xp`` to (N, C, OH, kH, OW, kW), a view, then one copy with contiguous rows of ``kW`` elements.
+    """
+    n, c, h, w = xp.shape
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+    if (kh, kw) == (sh, sw) and (dh, dw) == (1, 1) and h % kh == 0 and w % kw == 0:
+        tiles = xp.reshape(n, c, h // kh, kh, w // kw, kw).transpose(0, 1, 2, 4, 3, 5)
+        return tiles.reshape(n, c, h // kh, w // kw, kh * kw)
+    v = windows(xp, kernel, stride, dilation)
+    return v.transpose(0, 1, 4, 5, 2, 3).reshape(*v.shape[:2], *v.shape[4:], kh * kw)
+
+
+def pool_windows_backward(
+    dwin: np.ndarray,
+    padded_shape: tuple[int, ...],
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+) -> np.ndarray:
+    """The adjoint of :func:`pool_windows`: ``dxp`` (N, C, Hp, Wp) from ``dwin`` (N, C, OH, OW, kH kW).
+
+    Equals ``col2im(dwin.reshape(N, C, OH, OW, kH, kW).transpose(0, 1, 4, 5, 2, 3), ...)``. When the windows
+    tile the input every position lies in exactly one window, and the inverse reshape is the whole answer.
+    """
+    n, c, oh, ow, _ = dwin.shape
+    h, w = padded_shape[2:]
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+    if (kh, kw) == (sh, sw) and (dh, dw) == (1, 1) and h == oh * kh and w == ow * kw:
+        return dwin.reshape(n, c, oh, ow, kh, kw).transpose(0, 1, 2, 4, 3, 5).reshape(padded_shape)
+    blocks = dwin.reshape(n, c, oh, ow, kh, kw).transpose(0, 1, 4, 5, 2, 3)
+    return col2im(blocks, padded_shape, stride, dilation)
