@@ -25,7 +25,21 @@ from .graph import Add, Concat, Graph, Input, Node
 from .history import History
 from .init import get_default_dtype, manual_seed, set_default_dtype
 from .io import Checkpoint, load, load_checkpoint, save
-from .layers import Dropout, Flatten, Identity, LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
+from .layers import (
+    AdaptiveAvgPool2d,
+    AvgPool2d,
+    Conv2d,
+    Dropout,
+    Flatten,
+    Identity,
+    LeakyReLU,
+    Linear,
+    MaxPool2d,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
 from .losses import Loss, QuadraticCost, SigmoidBCE, SoftmaxCrossEntropy
 from .module import Module, Parameter
 from .optim import SGD, Adam, Optimizer
@@ -35,11 +49,14 @@ from .viz import draw, summary
 __version__ = "0.1.0"
 
 __all__ = [
+    "AdaptiveAvgPool2d",
     "Adam",
     "Add",
+    "AvgPool2d",
     "Checkpoint",
     "CheckpointError",
     "Concat",
+    "Conv2d",
     "DatasetError",
     "Dropout",
     "Flatten",
@@ -54,6 +71,7 @@ __all__ = [
     "LeakyReLU",
     "Linear",
     "Loss",
+    "MaxPool2d",
     "MinigradError",
     "Module",
     "Node",
