@@ -183,7 +183,7 @@ def im2col(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], dil
 def col2im(
     blocks: np.ndarray, padded_shape: tuple[int, ...], stride: tuple[int, int], dilation: tuple[int, int]
 ) -> np.ndarray:
-    """The adjoint of :func:`windows`: ``dxp`` (N, C, Hp, Wp), zero but for the sums of ``blocks`` (N, C, kH, kW, OH, OW).
+    """The adjoint of :func:`windows`: ``dxp`` (N, C, Hp, Wp) gathering the sums of ``blocks`` (N, C, kH, kW, OH, OW).
 
     Plain expression: ``np.add.at(dxp, (n, c, p*sH + i*dH, q*sW + j*dW), blocks[n, c, i, j, p, q])`` over
     every index. Here one strided add per kernel offset ``(i, j)``: ``kH kW`` adds of whole (N, C, OH, OW)

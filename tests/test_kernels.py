@@ -121,3 +121,83 @@ def test_add_matmul_refuses_a_product_of_another_shape_and_writes_nothing():
     with pytest.raises(ValueError, match="does not fit"):
         kernels.add_matmul(p, np.ones((1, 4)), np.ones((4, 3)))  # (1, 3) would broadcast under +=
     np.testing.assert_array_equal(p.grad, np.ones((2, 3)))
+
+
+# -- convolution and pooling kernels against nested loops ------------------------------------------------
+@st.composite
+def window_geometry(draw):
+    k = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    d = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    h, w = (draw(st.integers(dd * (kk - 1) + 1, dd * (kk - 1) + 5)) for dd, kk in zip(d, k))
+    return (draw(st.integers(1, 2)), draw(st.integers(1, 3)), h, w), k, s, d
+
+
+def loop_windows(xp, k, s, d):
+    n, c, h, w = xp.shape
+    oh, ow = kernels.conv_output_size(h, k[0], s[0], d[0]), kernels.conv_output_size(w, k[1], s[1], d[1])
+    v = np.zeros((n, c, k[0], k[1], oh, ow))
+    for i in range(k[0]):
+        for j in range(k[1]):
+            for p in range(oh):
+                for q in range(ow):
+                    v[:, :, i, j, p, q] = xp[:, :, p * s[0] + i * d[0], q * s[1] + j * d[1]]
+    return v
+
+
+@fast
+@given(geometry=window_geometry(), seed=seeds)
+def test_windows_im2col_and_pool_windows_equal_the_nested_loops(geometry, seed):
+    shape, k, s, d = geometry
+    xp = np.random.default_rng(seed).standard_normal(shape)
+    v = loop_windows(xp, k, s, d)
+    np.testing.assert_array_equal(kernels.windows(xp, k, s, d), v)
+    cols = kernels.im2col(xp, k, s, d)
+    assert cols.flags.c_contiguous
+    np.testing.assert_array_equal(cols, v.transpose(1, 2, 3, 0, 4, 5))
+    win = kernels.pool_windows(xp, k, s, d)
+    np.testing.assert_array_equal(win, v.transpose(0, 1, 4, 5, 2, 3).reshape(*win.shape))
+
+
+@fast
+@given(geometry=window_geometry(), seed=seeds, tile=st.booleans())
+def test_col2im_and_pool_windows_backward_equal_np_add_at(geometry, seed, tile):
+    shape, k, s, d = geometry
+    if tile:  # the reshape path: windows tiling a divisible input
+        s, d = k, (1, 1)
+        shape = (*shape[:2], 2 * k[0], 3 * k[1])
+    rng = np.random.default_rng(seed)
+    n, c, h, w = shape
+    oh, ow = kernels.conv_output_size(h, k[0], s[0], d[0]), kernels.conv_output_size(w, k[1], s[1], d[1])
+    blocks = rng.standard_normal((n, c, k[0], k[1], oh, ow))
+    plain = np.zeros(shape)
+    nn, cc, i, j, p, q = np.indices(blocks.shape)
+    np.add.at(plain, (nn, cc, p * s[0] + i * d[0], q * s[1] + j * d[1]), blocks)
+    np.testing.assert_allclose(kernels.col2im(blocks, shape, s, d), plain, rtol=1e-12, atol=1e-14)
+    dwin = blocks.transpose(0, 1, 4, 5, 2, 3).reshape(n, c, oh, ow, -1)
+    np.testing.assert_allclose(kernels.pool_windows_backward(dwin, shape, k, s, d), plain, rtol=1e-12, atol=1e-14)
+
+
+@fast
+@given(geometry=window_geometry(), seed=seeds, groups=st.sampled_from([1, 2]))
+def test_conv2d_by_im2col_equals_the_direct_nested_loop_convolution(geometry, seed, groups):
+    (n, c, h, w), k, s, d = geometry
+    c *= groups
+    o = 2 * groups
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, c, h, w))
+    conv = mg.Conv2d(c, o, k, stride=s, dilation=d, groups=groups, rng=seed, dtype="float64")
+    weight, bias, cg = conv.weight.data, conv.bias.data, c // groups
+    y = conv(x)
+    direct = np.zeros(y.shape)
+    for oc in range(o):
+        first = oc // (o // groups) * cg
+        for p in range(y.shape[2]):
+            for q in range(y.shape[3]):
+                direct[:, oc, p, q] = bias[oc]
+                for ci in range(cg):
+                    for i in range(k[0]):
+                        for j in range(k[1]):
+                            px = x[:, first + ci, p * s[0] + i * d[0], q * s[1] + j * d[1]]
+                            direct[:, oc, p, q] += weight[oc, ci, i, j] * px
+    np.testing.assert_allclose(y, direct, rtol=1e-12, atol=1e-12)

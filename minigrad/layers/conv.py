@@ -22,9 +22,7 @@ def pair(owner: str, name: str, value: Any, minimum: int = 1) -> tuple[int, int]
     items = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
     ok = len(items) == 2 and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in items)
     if not ok or min(items) < minimum:
-        raise HyperParameterError(
-            f"{owner}: {name} must be an int >= {minimum} or a pair of them, got {value!r}"
-        )
+        raise HyperParameterError(f"{owner}: {name} must be an int >= {minimum} or a pair of them, got {value!r}")
     return int(items[0]), int(items[1])
 
 
@@ -46,7 +44,8 @@ def output_hw(module: Module, hw: tuple[int, int], pads: tuple[int, int, int, in
             f"{module!r}: input of height and width {hw} is {hp} x {wp} padded, smaller than the "
             f"{span[0]} x {span[1]} window (kernel with dilation)"
         )
-    return conv_output_size(hp, kernel[0], stride[0], dilation[0]), conv_output_size(wp, kernel[1], stride[1], dilation[1])
+    oh = conv_output_size(hp, kernel[0], stride[0], dilation[0])
+    return oh, conv_output_size(wp, kernel[1], stride[1], dilation[1])
 
 
 class Conv2d(Module):
@@ -170,7 +169,7 @@ class Conv2d(Module):
         return y.transpose(1, 0, 2, 3).copy()  # NCHW, contiguous
 
     def backward(self, grad_output: Any) -> np.ndarray | None:
-        """Add ``g2 @ cols.T`` to the weight's and ``g.sum((0, 2, 3))`` to the bias's gradient; return col2im of ``W2.T @ g2``."""
+        """Add ``g2 @ cols.T`` to dL/dW and ``g.sum((0, 2, 3))`` to dL/db; return ``col2im(W2.T @ g2)``."""
         g = self._check_grad(grad_output, self._y_shape)
         w, cols, groups = self.weight.data, self._cols, self.groups
         o = self.out_channels
@@ -218,4 +217,3 @@ class Conv2d(Module):
         if self.groups != 1:
             s += f", groups={self.groups}"
         return s + ("" if self.bias is not None else ", bias=False")
-
