@@ -48,7 +48,9 @@ def init_params(dtype, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
     out = []
     for shape in SHAPES.values():
         bound = 1 / math.sqrt(math.prod(shape[1:]))
-        out.append((rng.uniform(-bound, bound, shape).astype(dtype), rng.uniform(-bound, bound, shape[0]).astype(dtype)))
+        out.append(
+            (rng.uniform(-bound, bound, shape).astype(dtype), rng.uniform(-bound, bound, shape[0]).astype(dtype))
+        )
     return out
 
 
@@ -150,7 +152,9 @@ def numpy_floor_peer(dtype, params):
     views = [flat[e - s : e] for s, e in zip(sizes, ends)]
     gviews = [gflat[e - s : e] for s, e in zip(sizes, ends)]
     w1, b1, w2, b2, w3, b3, w4, b4 = (v.reshape(a.shape) for v, a in zip(views, (a for p in params for a in p)))
-    gw1, gb1, gw2, gb2, gw3, gb3, gw4, gb4 = (g.reshape(a.shape) for g, a in zip(gviews, (a for p in params for a in p)))
+    gw1, gb1, gw2, gb2, gw3, gb3, gw4, gb4 = (
+        g.reshape(a.shape) for g, a in zip(gviews, (a for p in params for a in p))
+    )
     lr, tiny = np.array(LR, dtype), float(np.finfo(dtype).tiny)
     last_loss = [0.0]
 

@@ -170,17 +170,7 @@ def windows(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], di
     )
 
 
-def im2col(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int]) -> np.ndarray:
-    """``cols[c, i, j, n, p, q] = xp[n, c, p*sH + i*dH, q*sW + j*dW]``, contiguous (C, kH, kW, N, OH, OW).
-
-    Reshaped to (C kH kW, N OH OW), a convolution is one GEMM ``W (O, C kH kW) @ cols``; the weight
-    gradient is one more, ``g (O, N OH OW) @ cols.T``. One copy out of :func:`windows` (channel and
-    kernel offset first, so both products read ``cols`` without another copy).
-    """
-    return np.ascontiguousarray(windows(xp, kernel, stride, dilation).transpose(1, 2, 3, 0, 4, 5))
-
-
-def col2im(
+def windows_adjoint(
     blocks: np.ndarray, padded_shape: tuple[int, ...], stride: tuple[int, int], dilation: tuple[int, int]
 ) -> np.ndarray:
     """The adjoint of :func:`windows`: ``dxp`` (N, C, Hp, Wp) gathering the sums of ``blocks`` (N, C, kH, kW, OH, OW).
@@ -188,7 +178,6 @@ def col2im(
     Plain expression: ``np.add.at(dxp, (n, c, p*sH + i*dH, q*sW + j*dW), blocks[n, c, i, j, p, q])`` over
     every index. Here one strided add per kernel offset ``(i, j)``: ``kH kW`` adds of whole (N, C, OH, OW)
     blocks into the positions that offset read (``np.add.at`` is unbuffered and several times slower).
-    ``blocks`` may be any view (Conv2d passes its (C, kH, kW, N, OH, OW) column gradient transposed).
     """
     n, c, kh, kw, oh, ow = blocks.shape
     (sh, sw), (dh, dw) = stride, dilation
@@ -198,6 +187,70 @@ def col2im(
         for j in range(kw):
             dxp[:, :, rows, j * dw : j * dw + sw * (ow - 1) + 1 : sw] += blocks[:, :, i, j]
     return dxp
+
+
+def _batch_last(x: np.ndarray, pads: tuple[int, int, int, int]) -> np.ndarray:
+    """``x`` (N, C, H, W) copied to (C, Hp, Wp, N), zero-padded by ``pads`` (top, bottom, left, right)."""
+    n, c, h, w = x.shape
+    top, bottom, left, right = pads
+    xt = np.zeros((c, h + top + bottom, w + left + right, n), dtype=x.dtype) if any(pads) else None
+    if xt is None:
+        return np.ascontiguousarray(x.transpose(1, 2, 3, 0))
+    xt[:, top : top + h, left : left + w] = x.transpose(1, 2, 3, 0)
+    return xt
+
+
+def im2col(
+    x: np.ndarray,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    pads: tuple[int, int, int, int] = (0, 0, 0, 0),
+) -> np.ndarray:
+    """``cols[c, i, j, p, q, n] = xp[n, c, p*sH + i*dH, q*sW + j*dW]``, contiguous (C, kH, kW, OH, OW, N).
+
+    ``xp`` is ``x`` (N, C, H, W) zero-padded by ``pads`` (top, bottom, left, right). Reshaped to
+    (C kH kW, OH OW N), a convolution is one GEMM ``W (O, C kH kW) @ cols``, the weight gradient one more,
+    ``g (O, OH OW N) @ cols.T``. The batch index is the fastest one: the input is copied once to
+    (C, Hp, Wp, N), whose windows (an ``as_strided`` view) have contiguous runs of ``OW N`` elements at
+    stride 1 (``OW`` alone in NCHW order: 8 in Nielsen's second layer, where NumPy's per-run overhead
+    made the copy, and col2im's adds, 3-4x slower).
+    """
+    xt = _batch_last(x, pads)
+    c, h, w, n = xt.shape
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+    oh, ow = conv_output_size(h, kh, sh, dh), conv_output_size(w, kw, sw, dw)
+    s_c, s_h, s_w, s_n = xt.strides
+    view = np.lib.stride_tricks.as_strided(
+        xt, (c, kh, kw, oh, ow, n), (s_c, s_h * dh, s_w * dw, s_h * sh, s_w * sw, s_n), writeable=False
+    )
+    return np.ascontiguousarray(view)
+
+
+def col2im(
+    dcols: np.ndarray,
+    x_shape: tuple[int, ...],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    pads: tuple[int, int, int, int] = (0, 0, 0, 0),
+) -> np.ndarray:
+    """The adjoint of :func:`im2col`: ``dx`` (N, C, H, W) from ``dcols`` (C, kH, kW, OH, OW, N).
+
+    Plain expression: ``np.add.at(dxp, (n, c, p*sH + i*dH, q*sW + j*dW), dcols[c, i, j, p, q, n])`` over
+    every index, then the padding cut off. Here one strided add per kernel offset ``(i, j)`` into a
+    (C, Hp, Wp, N) buffer, each over a whole (C, OH, OW, N) block (``np.add.at`` is unbuffered and several
+    times slower), then one copy back to NCHW.
+    """
+    c, kh, kw, oh, ow, n = dcols.shape
+    (sh, sw), (dh, dw) = stride, dilation
+    top, bottom, left, right = pads
+    h, w = x_shape[2] + top + bottom, x_shape[3] + left + right
+    dxt = np.zeros((c, h, w, n), dtype=dcols.dtype)
+    for i in range(kh):
+        rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
+        for j in range(kw):
+            dxt[:, rows, j * dw : j * dw + sw * (ow - 1) + 1 : sw] += dcols[:, i, j]
+    return np.ascontiguousarray(dxt[:, top : h - bottom, left : w - right].transpose(3, 0, 1, 2))
 
 
 def pool_windows(
@@ -227,7 +280,7 @@ def pool_windows_backward(
 ) -> np.ndarray:
     """The adjoint of :func:`pool_windows`: ``dxp`` (N, C, Hp, Wp) from ``dwin`` (N, C, OH, OW, kH kW).
 
-    Equals ``col2im(dwin.reshape(N, C, OH, OW, kH, kW).transpose(0, 1, 4, 5, 2, 3), ...)``. When the windows
+    Equals ``windows_adjoint(dwin.reshape(N, C, OH, OW, kH, kW).transpose(0, 1, 4, 5, 2, 3), ...)``. When the windows
     tile the input every position lies in exactly one window, and the inverse reshape is the whole answer.
     """
     n, c, oh, ow, _ = dwin.shape
@@ -236,4 +289,82 @@ def pool_windows_backward(
     if (kh, kw) == (sh, sw) and (dh, dw) == (1, 1) and h == oh * kh and w == ow * kw:
         return dwin.reshape(n, c, oh, ow, kh, kw).transpose(0, 1, 2, 4, 3, 5).reshape(padded_shape)
     blocks = dwin.reshape(n, c, oh, ow, kh, kw).transpose(0, 1, 4, 5, 2, 3)
-    return col2im(blocks, padded_shape, stride, dilation)
+    return windows_adjoint(blocks, padded_shape, stride, dilation)
+
+
+def group_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``np.matmul(a, b)`` for stacks ``a`` (G, M, K) and ``b`` (G, K, P) (one matrix per convolution group).
+
+    A 2-D product per group: NumPy's stacked matmul ran the convolutions' products 1.5-3x slower than
+    the same 2-D product through BLAS (measured on (40, 500) @ (500, 640) float32); G is 1 or small.
+    """
+    if len(a) == 1:
+        return (a[0] @ b[0])[None]
+    out = np.empty((len(a), a.shape[1], b.shape[2]), dtype=np.result_type(a, b))
+    for k in range(len(a)):
+        np.matmul(a[k], b[k], out=out[k])
+    return out
+
+
+def add_group_matmul(p: Any, a: np.ndarray, b: np.ndarray) -> None:
+    """``p.grad += np.matmul(a, b).reshape(p.shape)`` for stacks (G, M, K) @ (G, K, P): Conv2d's weight gradient.
+
+    Each group's product is computed transposed, ``(b.T @ a.T).T``, into a fresh (P, M) array and then
+    copied (or added) into the gradient's buffer: for Conv2d's ``g2 @ cols.T`` with its long K = OH OW N
+    OpenBLAS ran that form 1.3-1.5x faster than ``a @ b`` (measured on (40, 4096) @ (4096, 500) and
+    (20, 36864) @ (36864, 25) float32, ``out=`` or not); the copy is of the small (M, P) result.
+    """
+    out = p._buffer.reshape(len(a), a.shape[1], b.shape[2])  # a view: the buffer is contiguous
+    fresh = p._grad is None
+    for k in range(len(a)):
+        prod_t = b[k].T @ a[k].T
+        if fresh:
+            np.copyto(out[k], prod_t.T)
+        else:
+            out[k] += prod_t.T
+    p._grad = p._buffer
+
+
+def tiles(shape: tuple[int, ...], kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int]) -> bool:
+    """Whether ``kernel`` windows tile an unpadded (N, C, H, W) input: kernel == stride, no dilation, H, W divisible."""
+    return kernel == stride and dilation == (1, 1) and shape[2] % kernel[0] == 0 and shape[3] % kernel[1] == 0
+
+
+def max_pool_tiled(x: np.ndarray, kernel: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """``(y, arg)`` of max pooling by tiling windows (``tiles`` true): ``y`` (N, C, H/kH, W/kW) and ``arg`` (int8).
+
+    Equals ``win = pool_windows(x, kernel, kernel, (1, 1)); arg = win.argmax(-1); y = win.max(-1)``: ``arg`` is
+    the first maximum's offset ``i kW + j`` in its window, as PyTorch breaks ties. Here no window array:
+    ``kH kW - 1`` elementwise maxima of the strided slices ``x[..., i::kH, j::kW]``, then the offsets
+    written from the last to the first wherever the slice equals the max, so the first one stays
+    (measured on (64, 20, 24, 24) float32: the window copy, argmax and take took 1.5x as long).
+    """
+    kh, kw = kernel
+    parts = [x[:, :, i::kh, j::kw] for i in range(kh) for j in range(kw)]
+    y = parts[0].copy()
+    for part in parts[1:]:
+        np.maximum(y, part, out=y)
+    y_is_nan = np.isnan(y)  # NaN propagates through maximum: its first NaN is the argmax (as argmax, as torch)
+    arg = np.zeros(y.shape, dtype=np.int8)
+    for k in range(len(parts) - 1, -1, -1):
+        hit = parts[k] == y
+        if y_is_nan.any():
+            hit |= np.isnan(parts[k])
+        np.copyto(arg, np.int8(k), where=hit)
+    return y, arg
+
+
+def max_pool_tiled_backward(g: np.ndarray, arg: np.ndarray, kernel: tuple[int, int]) -> np.ndarray:
+    """``dx`` (N, C, H, W): ``g`` at each window's offset ``arg``, 0 elsewhere (the adjoint of max_pool_tiled).
+
+    Equals ``dwin = zeros(...); put_along_axis(dwin, arg[..., None], g[..., None], -1)`` reshaped back;
+    here one product ``g * (arg == k)`` written into each strided slice: every position is written once
+    (10x faster than the zero fill, put_along_axis and reshape on (64, 20, 12, 12) float32).
+    """
+    kh, kw = kernel
+    n, c, oh, ow = g.shape
+    dx = np.empty((n, c, oh * kh, ow * kw), dtype=g.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            np.multiply(g, arg == i * kw + j, out=dx[:, :, i::kh, j::kw])
+    return dx

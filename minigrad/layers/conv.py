@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import ConfigError, HyperParameterError, ShapeError, describe
 from ..init import as_float_dtype, get_rng, initialise
-from ..kernels import col2im, conv_output_size, im2col
+from ..kernels import add_group_matmul, col2im, conv_output_size, group_matmul, im2col
 from ..module import Module, Parameter
 from .linear import as_batch
 
@@ -63,15 +63,15 @@ class Conv2d(Module):
     Parameters: ``weight`` W (out_channels, in_channels / groups, kH, kW), ``bias`` b (out_channels,).
 
     **im2col.** Gather every window once: ``cols[(c, i, j), (n, p, q)] = xp[n, c, p*sH + i*dH, q*sW + j*dW]``,
-    shape (Cg kH kW, N OH OW) per group. Then the convolution is a matrix product, as ``Linear`` is::
+    shape (Cg kH kW, OH OW N) per group. Then the convolution is a matrix product, as ``Linear`` is::
 
-        y = W2 @ cols + b     W2 = W.reshape(O, Cg kH kW): (O, Cg kH kW) @ (Cg kH kW, N OH OW)
+        y = W2 @ cols + b     W2 = W.reshape(O, Cg kH kW): (O, Cg kH kW) @ (Cg kH kW, OH OW N)
 
-    **Backward**, with ``g = dL/dy`` (N, O, OH, OW) laid out as ``g2`` (O, N OH OW) like ``y``:
+    **Backward**, with ``g = dL/dy`` (N, O, OH, OW) laid out as ``g2`` (O, OH OW N) like ``y``:
 
         dL/dW += g2 @ cols.T      (O, Cg kH kW): dL/dW[o,c,i,j] = sum_{n,p,q} g[n,o,p,q] xp[n,c',p*sH+i*dH,q*sW+j*dW]
         dL/db += g.sum((0, 2, 3)) (O,)
-        dL/dcols = W2.T @ g2      (Cg kH kW, N OH OW), then dL/dx = col2im(dL/dcols), unpadded
+        dL/dcols = W2.T @ g2      (Cg kH kW, OH OW N), then dL/dx = col2im(dL/dcols), unpadded
 
     The weight gradient is a *correlation of the input with the output error*: each weight is used at
     every output position, so its gradient sums, over those positions, the error there times the input
@@ -155,36 +155,30 @@ class Conv2d(Module):
         x = as_images(self, x, self.in_channels, w.dtype)
         n = len(x)
         oh, ow = output_hw(self, x.shape[2:], self.pads, self.kernel_size, self.stride, self.dilation)
-        top, bottom, left, right = self.pads
-        xp = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right))) if any(self.pads) else x
         g, o = self.groups, self.out_channels
-        cols = im2col(xp, self.kernel_size, self.stride, self.dilation)  # (C, kH, kW, N, OH, OW)
-        cols = cols.reshape(g, -1, n * oh * ow)  # per group: (Cg kH kW, N OH OW)
-        y = np.matmul(w.reshape(g, o // g, -1), cols)  # (G, O/G, N OH OW): one GEMM per group
-        y = y.reshape(o, n, oh, ow)
+        cols = im2col(x, self.kernel_size, self.stride, self.dilation, self.pads)  # (C, kH, kW, OH, OW, N)
+        cols = cols.reshape(g, -1, oh * ow * n)  # per group: (Cg kH kW, OH OW N)
+        y = group_matmul(w.reshape(g, o // g, -1), cols)  # (G, O/G, OH OW N): one GEMM per group
+        y = y.reshape(o, oh, ow, n)
         if self.bias is not None:
             y += self.bias.data[:, None, None, None]
-        self._cols, self._x_shape, self._xp_shape = cols, x.shape, xp.shape
-        self._y_shape = (n, o, oh, ow)
-        return y.transpose(1, 0, 2, 3).copy()  # NCHW, contiguous
+        self._cols, self._x_shape, self._y_shape = cols, x.shape, (n, o, oh, ow)
+        return np.ascontiguousarray(y.transpose(3, 0, 1, 2))  # NCHW
 
     def backward(self, grad_output: Any) -> np.ndarray | None:
         """Add ``g2 @ cols.T`` to dL/dW and ``g.sum((0, 2, 3))`` to dL/db; return ``col2im(W2.T @ g2)``."""
         g = self._check_grad(grad_output, self._y_shape)
         w, cols, groups = self.weight.data, self._cols, self.groups
         o = self.out_channels
-        g2 = g.transpose(1, 0, 2, 3).reshape(groups, o // groups, -1)  # (G, O/G, N OH OW), one copy
-        self.weight.accumulate(np.matmul(g2, cols.transpose(0, 2, 1)).reshape(w.shape))  # dL/dW
+        g2 = np.ascontiguousarray(g.transpose(1, 2, 3, 0)).reshape(groups, o // groups, -1)  # (G, O/G, OH OW N)
+        add_group_matmul(self.weight, g2, cols.transpose(0, 2, 1))  # dL/dW += g2 @ cols.T
         if self.bias is not None:
-            self.bias.accumulate(g2.reshape(o, -1).sum(axis=1))  # dL/db
+            self.bias.accumulate(np.add.reduce(g2.reshape(o, -1), axis=1))  # dL/db += g.sum((0, 2, 3))
         if not self.needs_input_grad:
             return None  # a first layer: nobody needs dL/dx
-        dcols = np.matmul(w.reshape(groups, o // groups, -1).transpose(0, 2, 1), g2)  # (G, Cg kH kW, N OH OW)
-        n, c, kh, kw = self._x_shape[0], self.in_channels, *self.kernel_size
-        dcols = dcols.reshape(c, kh, kw, n, *self._y_shape[2:]).transpose(3, 0, 1, 2, 4, 5)
-        dxp = col2im(dcols, self._xp_shape, self.stride, self.dilation)  # (N, C, Hp, Wp)
-        top, bottom, left, right = self.pads
-        return dxp[:, :, top : dxp.shape[2] - bottom, left : dxp.shape[3] - right]
+        dcols = group_matmul(w.reshape(groups, o // groups, -1).transpose(0, 2, 1), g2)  # (G, Cg kH kW, OH OW N)
+        dcols = dcols.reshape(self.in_channels, *self.kernel_size, *self._y_shape[2:], len(g))
+        return col2im(dcols, self._x_shape, self.stride, self.dilation, self.pads)  # (N, C, H, W)
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         if len(input_shape) != 3 or input_shape[0] != self.in_channels:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import HyperParameterError, ShapeError
-from ..kernels import pool_windows, pool_windows_backward
+from ..kernels import max_pool_tiled, max_pool_tiled_backward, pool_windows, pool_windows_backward, tiles
 from ..module import Module
 from .conv import as_images, output_hw, pair
 
@@ -96,14 +96,21 @@ class MaxPool2d(_Pool2d):
 
     def forward(self, x: Any) -> np.ndarray:
         """``y = max over each window``; keeps the argmax of every window."""
+        x = as_images(self, x, None)
+        if self.padding == (0, 0) and tiles(x.shape, self.kernel_size, self.stride, self.dilation):
+            y, self._argmax = max_pool_tiled(x, self.kernel_size)  # the same, without a window array
+            self._x_shape, self._y_shape, self._tiled = x.shape, y.shape, True
+            return y
         win = self._windows(x)  # (N, C, OH, OW, kH kW)
         a = win.argmax(axis=-1)[..., None]  # first maximum on ties (NaN counts as the maximum, as torch)
-        self._argmax = a
+        self._argmax, self._tiled = a, False
         return np.take_along_axis(win, a, axis=-1)[..., 0]
 
     def backward(self, grad_output: Any) -> np.ndarray:
         """``dL/dx``: each window's gradient at its argmax, zero elsewhere."""
         g = self._check_grad(grad_output, self._y_shape)
+        if self._tiled:
+            return max_pool_tiled_backward(g, self._argmax, self.kernel_size)
         dwin = np.zeros((*self._y_shape, self.kernel_size[0] * self.kernel_size[1]), dtype=g.dtype)
         np.put_along_axis(dwin, self._argmax, g[..., None], axis=-1)
         return self._unwindow(dwin)
