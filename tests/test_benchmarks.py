@@ -127,3 +127,22 @@ def test_the_worker_processes_run_every_peer(monkeypatch):
     for name in bench_train.PEERS:
         (speed,) = row[name]["rounds"]
         assert speed > 0
+
+
+def test_the_cnn_benchmark_runs_tiny_and_its_peers_compute_the_same_step(monkeypatch):
+    # Not timed: bench_cnn's quick mode, shrunk, in this process; minigrad, the floor (and PyTorch) agree.
+    import bench_cnn
+
+    monkeypatch.setattr(bench_train, "PAUSE", 0.0)
+    peers = dict(bench_train.PEERS)
+    args = bench_cnn.argument_parser().parse_args(["--quick", "--batch", "4", "--samples", "8", "--rounds", "1"])
+    args.in_process = True
+    report = bench_cnn.run(args)
+    assert bench_train.PEERS == peers  # bench_train's own peers are back
+    assert set(report["same_computation_max_abs_diff"]) == set(bench_cnn.PEERS) - {"numpy_floor"}
+    assert max(report["same_computation_max_abs_diff"].values()) < 1e-10
+    (row,) = report["results"]
+    assert row["batch"] == 4 and all(row[name]["rounds"][0] > 0 for name in bench_cnn.PEERS)
+    table = bench_cnn.markdown(report)
+    assert "| float32 | 4 |" in table and "minigrad / floor" in table
+    assert "model.backward(loss.backward())" in inspect.getsource(bench_cnn.minigrad_peer)
