@@ -2,6 +2,7 @@
 
     python benchmarks/bench_cnn.py            # batch 10 and 64, float32, 5 rounds
     python benchmarks/bench_cnn.py --quick    # fewer samples, 2 rounds
+    python benchmarks/bench_cnn.py --profile  # minigrad's step layer by layer (best of 30)
 
 The network: Conv2d(1, 20, 5) -> ReLU -> MaxPool2d(2) -> Conv2d(20, 40, 5) -> ReLU -> MaxPool2d(2) ->
 Flatten -> Linear(640, 100) -> ReLU -> Linear(100, 10), mean softmax cross-entropy, plain SGD (lr ``LR``),
@@ -54,8 +55,8 @@ def init_params(dtype, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
     return out
 
 
-def minigrad_peer(dtype, params):
-    """The README's loop on a model built from public classes; the weights copied in."""
+def minigrad_model(dtype, params):
+    """The network of public classes with the weights copied in, its loss and its optimizer."""
     model = mg.Sequential(
         mg.Conv2d(1, 20, 5, dtype=dtype),
         mg.ReLU(),
@@ -69,8 +70,12 @@ def minigrad_peer(dtype, params):
         mg.Linear(100, 10, dtype=dtype),
     )
     model.load_state_dict(dict(zip((k for k, _ in model.named_parameters()), (a for pair in params for a in pair))))
-    loss = mg.SoftmaxCrossEntropy()
-    opt = mg.SGD(model.parameters(), lr=LR)
+    return model, mg.SoftmaxCrossEntropy(), mg.SGD(model.parameters(), lr=LR)
+
+
+def minigrad_peer(dtype, params):
+    """The README's loop, exactly, on ``minigrad_model``."""
+    model, loss, opt = minigrad_model(dtype, params)
 
     def train(batches):
         for xb, yb in batches:
@@ -325,6 +330,35 @@ def _run(args) -> dict:
     return {"results": rows, "same_computation_max_abs_diff": diffs, "peers": list(PEERS)}
 
 
+def profile_layers(batch: int, dtype=np.float32, repeats: int = 30) -> list[tuple[str, float]]:
+    """Where minigrad's step goes: the best time (seconds) of every layer's forward and backward, the loss
+    and the SGD step, each over ``repeats`` steps of the README's loop written out layer by layer."""
+    train_x, train_y = synthetic_images()
+    xb, yb = train_x[:batch].astype(dtype), train_y[:batch]
+    net, loss, opt = minigrad_model(dtype, init_params(dtype))
+    best: dict[str, float] = {}
+
+    def timed(name, fn, *args):
+        start = time.perf_counter()
+        out = fn(*args)
+        best[name] = min(best.get(name, math.inf), time.perf_counter() - start)
+        return out
+
+    layers = list(net.children())
+    for _ in range(repeats):
+        opt.zero_grad()
+        a = xb
+        for i, layer in enumerate(layers):
+            a = timed(f"forward  {i} {layer!r}", layer.forward, a)
+        timed("loss forward + backward", lambda z: (loss(z, yb), loss.backward())[1], a)
+        g = loss.backward()
+        for i in range(len(layers) - 1, -1, -1):
+            layers[i].needs_input_grad = i > 0  # as Sequential.backward sets it
+            g = timed(f"backward {i} {layers[i]!r}", layers[i].backward, g)
+        timed("SGD step", opt.step)
+    return sorted(best.items(), key=lambda kv: -kv[1])
+
+
 def markdown(report: dict) -> str:
     names = report["peers"]
     ratios = [(key, label) for name, key, label in bench_train.RATIOS if name in names]
@@ -350,6 +384,7 @@ def argument_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument("--in-process", action="store_true", help="every peer in this process (for tests)")
     parser.add_argument("--out", default="runs/bench")
+    parser.add_argument("--profile", action="store_true", help="only time minigrad's layers, one by one")
     return parser
 
 
@@ -358,6 +393,14 @@ def main(argv: list[str] | None = None) -> dict:
     args.batch = args.batch or [10, 64]
     args.rounds = args.rounds or (2 if args.quick else 5)
     args.samples = args.samples or (640 if args.quick else 2_560)
+    if args.profile:
+        for batch in args.batch:
+            parts = profile_layers(batch)
+            total = sum(t for _, t in parts)
+            print(f"batch {batch}: the parts' best times add up to {total * 1e3:.1f} ms a step")
+            for name, t in parts:
+                print(f"  {t * 1e6:8.0f} us {t / total:6.1%}  {name}")
+        return {}
     report = {"environment": bench_train.environment("numpy-shared"), "args": vars(args)}
     report["environment"]["peers"] = list(PEERS)
     report.update(run(args))

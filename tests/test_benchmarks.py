@@ -138,7 +138,7 @@ def test_the_cnn_benchmark_runs_tiny_and_its_peers_compute_the_same_step(monkeyp
     args = bench_cnn.argument_parser().parse_args(["--quick", "--batch", "4", "--samples", "8", "--rounds", "1"])
     args.in_process = True
     report = bench_cnn.run(args)
-    assert bench_train.PEERS == peers  # bench_train's own peers are back
+    assert peers == bench_train.PEERS  # bench_train's own peers are back
     assert set(report["same_computation_max_abs_diff"]) == set(bench_cnn.PEERS) - {"numpy_floor"}
     assert max(report["same_computation_max_abs_diff"].values()) < 1e-10
     (row,) = report["results"]

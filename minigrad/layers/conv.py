@@ -49,7 +49,7 @@ def output_hw(module: Module, hw: tuple[int, int], pads: tuple[int, int, int, in
 
 
 class Conv2d(Module):
-    """2-D convolution ``y = W * x + b`` on NCHW batches, printed as ``Conv2d(1 -> 20, kernel_size=(5, 5))``.
+    """2-D convolution ``y = W * x + b`` on NCHW batches, printed as ``Conv2d(1 -> 20, kernel_size=(5, 5), ...)``.
 
     As ``torch.nn.Conv2d`` (a cross-correlation; the same names, defaults and state_dict keys), with
     ``xp`` the zero-padded input, ``G = groups``, ``Cg = in_channels / G`` and ``c'`` the input channels
@@ -62,7 +62,7 @@ class Conv2d(Module):
         y: (N, out_channels, OH, OW), ``OH = (H + pad_top + pad_bottom - dH (kH - 1) - 1) // sH + 1`` (OW alike)
     Parameters: ``weight`` W (out_channels, in_channels / groups, kH, kW), ``bias`` b (out_channels,).
 
-    **im2col.** Gather every window once: ``cols[(c, i, j), (n, p, q)] = xp[n, c, p*sH + i*dH, q*sW + j*dW]``,
+    **im2col.** Gather every window once: ``cols[(c, i, j), (p, q, n)] = xp[n, c, p*sH + i*dH, q*sW + j*dW]``,
     shape (Cg kH kW, OH OW N) per group. Then the convolution is a matrix product, as ``Linear`` is::
 
         y = W2 @ cols + b     W2 = W.reshape(O, Cg kH kW): (O, Cg kH kW) @ (Cg kH kW, OH OW N)
