@@ -195,3 +195,19 @@ def test_bad_hyper_parameters_raise_the_projects_errors_naming_conv2d(kwargs, er
     with pytest.raises(error, match=match) as info:
         mg.Conv2d(**args)
     assert "Conv2d" in str(info.value) or "init" in str(info.value)
+
+
+def test_gradcheck_of_a_small_cnn_through_pooling_and_a_loss():
+    rng = np.random.default_rng(0)
+    net = mg.Sequential(
+        mg.Conv2d(2, 3, 3, padding="same", rng=1),
+        mg.Tanh(),
+        mg.MaxPool2d(2),
+        mg.Conv2d(3, 4, 2, rng=2),
+        mg.AvgPool2d(2, stride=1),
+        mg.AdaptiveAvgPool2d(1),
+        mg.Flatten(),
+        mg.Linear(4, 3, rng=3),
+    )
+    report = mg.gradcheck(net, rng.standard_normal((2, 2, 6, 6)), np.array([0, 2]), loss=mg.SoftmaxCrossEntropy())
+    assert report.ok and [c.name for c in report.checks][:3] == ["input", "0.weight", "0.bias"]
