@@ -37,7 +37,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_train  # noqa: E402 (the shared machinery: workers, layouts, ratios)
 
 import minigrad as mg  # noqa: E402
-from minigrad.kernels import windows  # noqa: E402 (the floor's strided view, the plain as_strided)
 
 LR = 0.03  # Nielsen's rate for ReLU networks
 SHAPES = {"conv1": (20, 1, 5, 5), "conv2": (40, 20, 5, 5), "fc1": (100, 640), "fc2": (10, 100)}
@@ -116,50 +115,56 @@ def torch_peer(dtype, params):
     return train, weights
 
 
-def channel_windows(a: np.ndarray, k: int) -> np.ndarray:
-    """``v[c, i, j, n, p, q] = a[c, n, p + i, q + j]`` for an array laid out (C, N, H, W): im2col's columns, a view."""
-    return windows(a.transpose(1, 0, 2, 3), (k, k), (1, 1), (1, 1)).transpose(1, 2, 3, 0, 4, 5)
+def batch_last_windows(a: np.ndarray, k: int) -> np.ndarray:
+    """``v[c, i, j, p, q, n] = a[c, p + i, q + j, n]`` for activations laid out (C, H, W, N): im2col's columns, a view.
+
+    The batch index last, as minigrad's ``kernels.im2col``: at stride 1 the copy of this view, and col2im's
+    adds, run over contiguous stretches of ``OW N`` elements."""
+    c, h, w, n = a.shape
+    s_c, s_h, s_w, s_n = a.strides
+    shape, strides = (c, k, k, h - k + 1, w - k + 1, n), (s_c, s_h, s_w, s_h, s_w, s_n)
+    return np.lib.stride_tricks.as_strided(a, shape, strides, writeable=False)
 
 
 def max_pool_2x2(z: np.ndarray, out: np.ndarray) -> None:
-    """``out = z.reshape(C, N, H/2, 2, W/2, 2).max(axis=(3, 5))`` as three elementwise maxima of strided slices."""
-    np.maximum(z[:, :, 0::2, 0::2], z[:, :, 0::2, 1::2], out=out)
-    np.maximum(out, z[:, :, 1::2, 0::2], out=out)
-    np.maximum(out, z[:, :, 1::2, 1::2], out=out)
+    """``out = z.reshape(C, H/2, 2, W/2, 2, N).max(axis=(2, 4))`` as three elementwise maxima of strided slices."""
+    np.maximum(z[:, 0::2, 0::2], z[:, 0::2, 1::2], out=out)
+    np.maximum(out, z[:, 1::2, 0::2], out=out)
+    np.maximum(out, z[:, 1::2, 1::2], out=out)
 
 
 def max_pool_2x2_backward(z: np.ndarray, pooled: np.ndarray, g: np.ndarray, dz: np.ndarray, free: np.ndarray) -> None:
     """``dz``: ``g`` at each window's first maximum (row-major, as PyTorch), 0 elsewhere; ``free`` a bool scratch."""
     free.fill(True)
     for i, j in ((0, 0), (0, 1), (1, 0), (1, 1)):
-        hit = z[:, :, i::2, j::2] == pooled
+        hit = z[:, i::2, j::2] == pooled
         hit &= free
         free &= ~hit
-        np.multiply(g, hit, out=dz[:, :, i::2, j::2])
+        np.multiply(g, hit, out=dz[:, i::2, j::2])
 
 
 def numpy_floor_peer(dtype, params):
     """The fastest straightforward NumPy step we could write, laid out for NumPy rather than for an API.
 
-    Activations stay channel-first (C, N, H, W), im2col's natural layout, so no transpose is ever
-    copied but the (N, 640) one before the first Linear; every buffer is preallocated per batch size;
-    the columns of both convolutions are copied into reused buffers and kept for the weight gradients;
-    2x2 max pooling is three maxima of strided slices, its backward routes to the first maximum; ReLU's
-    backward is applied to the pooled gradient (a pooled value is positive exactly where its argmax is);
-    the first layer computes no input gradient; all parameters live in one flat buffer (one SGD update,
-    as minigrad's fused SGD); scalars are 0-d arrays of the dtype. It computes the loss value, as the
-    other peers do, and checks nothing.
+    Activations stay (C, H, W, N), batch last, from the input's one transposed copy to the pooled
+    (40, 4, 4, N), whose transpose the first Linear reads without a copy: no NCHW transposes at all
+    (minigrad's layers must take and return NCHW, so its Conv2d copies its input, output and their
+    gradients between layouts). Every buffer is preallocated per batch size; both convolutions' columns
+    are copied into reused buffers and kept for the weight gradients, and the weight gradients are
+    computed transposed (``cols @ g.T``, the faster form for OpenBLAS, as minigrad does); 2x2 max pooling is
+    three maxima of strided slices, its backward routes to the first maximum; ReLU's backward is applied
+    to the pooled gradient (a pooled value is positive exactly where its argmax is); the first layer
+    computes no input gradient; all parameters live in one flat buffer (one SGD update, as minigrad's
+    fused SGD); scalars are 0-d arrays of the dtype. It computes the loss value, as the other peers do,
+    and checks nothing.
     """
+    shapes = [a.shape for pair in params for a in pair]
     sizes = [a.size for pair in params for a in pair]
     flat = np.concatenate([a.ravel() for pair in params for a in pair]).astype(dtype)
     gflat, step = np.zeros_like(flat), np.empty_like(flat)
     ends = np.cumsum(sizes)
-    views = [flat[e - s : e] for s, e in zip(sizes, ends)]
-    gviews = [gflat[e - s : e] for s, e in zip(sizes, ends)]
-    w1, b1, w2, b2, w3, b3, w4, b4 = (v.reshape(a.shape) for v, a in zip(views, (a for p in params for a in p)))
-    gw1, gb1, gw2, gb2, gw3, gb3, gw4, gb4 = (
-        g.reshape(a.shape) for g, a in zip(gviews, (a for p in params for a in p))
-    )
+    w1, b1, w2, b2, w3, b3, w4, b4 = (flat[e - s : e].reshape(sh) for s, e, sh in zip(sizes, ends, shapes))
+    gw1, gb1, gw2, gb2, gw3, gb3, gw4, gb4 = (gflat[e - s : e].reshape(sh) for s, e, sh in zip(sizes, ends, shapes))
     lr, tiny = np.array(LR, dtype), float(np.finfo(dtype).tiny)
     last_loss = [0.0]
 
@@ -167,10 +172,10 @@ def numpy_floor_peer(dtype, params):
     def bufs(n):
         e = functools.partial(np.empty, dtype=dtype)
         return {
-            "cols1": e((1, 5, 5, n, 24, 24)), "z1": e((20, n, 24, 24)), "p1": e((20, n, 12, 12)),
-            "cols2": e((20, 5, 5, n, 8, 8)), "z2": e((40, n, 8, 8)), "p2": e((40, n, 4, 4)),
-            "dz1": e((20, n, 24, 24)), "dz2": e((40, n, 8, 8)), "free1": np.empty((20, n, 12, 12), bool),
-            "free2": np.empty((40, n, 4, 4), bool), "dp1": e((20, n, 12, 12)),
+            "x": e((1, 28, 28, n)), "cols1": e((1, 5, 5, 24, 24, n)), "z1": e((20, 24, 24, n)),
+            "p1": e((20, 12, 12, n)), "cols2": e((20, 5, 5, 8, 8, n)), "z2": e((40, 8, 8, n)),
+            "p2": e((40, 4, 4, n)), "dz1": e((20, 24, 24, n)), "dz2": e((40, 8, 8, n)), "dp1": e((20, 12, 12, n)),
+            "free1": np.empty((20, 12, 12, n), bool), "free2": np.empty((40, 4, 4, n), bool),
             "rows": np.arange(0, n * 10, 10), "inv_n": np.array(1.0 / n, dtype),
         }  # fmt: skip
 
@@ -178,18 +183,19 @@ def numpy_floor_peer(dtype, params):
         for xb, yb in batches:
             n = len(xb)
             b = bufs(n)
-            z1, p1, z2, p2 = b["z1"], b["p1"], b["z2"], b["p2"]
-            np.copyto(b["cols1"], channel_windows(xb.transpose(1, 0, 2, 3), 5))  # (25, N 576)
-            np.matmul(w1.reshape(20, 25), b["cols1"].reshape(25, -1), out=z1.reshape(20, -1))
+            z1, p1, z2, p2, cols1, cols2 = b["z1"], b["p1"], b["z2"], b["p2"], b["cols1"], b["cols2"]
+            np.copyto(b["x"], xb.transpose(1, 2, 3, 0))
+            np.copyto(cols1, batch_last_windows(b["x"], 5))  # (25, 576 N)
+            np.matmul(w1.reshape(20, 25), cols1.reshape(25, -1), out=z1.reshape(20, -1))
             z1 += b1[:, None, None, None]
             np.maximum(z1, 0, out=z1)
             max_pool_2x2(z1, p1)
-            np.copyto(b["cols2"], channel_windows(p1, 5))  # (500, N 64)
-            np.matmul(w2.reshape(40, 500), b["cols2"].reshape(500, -1), out=z2.reshape(40, -1))
+            np.copyto(cols2, batch_last_windows(p1, 5))  # (500, 64 N)
+            np.matmul(w2.reshape(40, 500), cols2.reshape(500, -1), out=z2.reshape(40, -1))
             z2 += b2[:, None, None, None]
             np.maximum(z2, 0, out=z2)
             max_pool_2x2(z2, p2)
-            a3 = p2.transpose(1, 0, 2, 3).reshape(n, 640)  # Flatten of NCHW: (c, h, w) order
+            a3 = p2.reshape(640, n).T  # Flatten of NCHW: (c, h, w) order, a view
             h3 = a3 @ w3.T
             h3 += b3
             np.maximum(h3, 0, out=h3)
@@ -210,22 +216,22 @@ def numpy_floor_peer(dtype, params):
             d3 *= h3 > 0
             np.matmul(d3.T, a3, out=gw3)
             np.add.reduce(d3, axis=0, out=gb3)
-            dp2 = (d3 @ w3).reshape(n, 40, 4, 4).transpose(1, 0, 2, 3)
-            dp2 = dp2 * (p2 > 0)  # ReLU's backward on the pooled gradient
+            dp2 = (w3.T @ d3.T).reshape(40, 4, 4, n)
+            dp2 *= p2 > 0  # ReLU's backward on the pooled gradient
             dz2 = b["dz2"]
             max_pool_2x2_backward(z2, p2, dp2, dz2, b["free2"])
-            np.matmul(dz2.reshape(40, -1), b["cols2"].reshape(500, -1).T, out=gw2.reshape(40, 500))
+            np.copyto(gw2.reshape(40, 500), (cols2.reshape(500, -1) @ dz2.reshape(40, -1).T).T)
             np.add.reduce(dz2.reshape(40, -1), axis=1, out=gb2)
-            dcols2 = (w2.reshape(40, 500).T @ dz2.reshape(40, -1)).reshape(20, 5, 5, n, 8, 8)
+            dcols2 = (w2.reshape(40, 500).T @ dz2.reshape(40, -1)).reshape(20, 5, 5, 8, 8, n)
             dp1 = b["dp1"]
             dp1.fill(0)
-            for i in range(5):  # col2im: one strided add per kernel offset
+            for i in range(5):  # col2im: one strided add per kernel offset, runs of 8 N contiguous elements
                 for j in range(5):
-                    dp1[:, :, i : i + 8, j : j + 8] += dcols2[:, i, j]
+                    dp1[:, i : i + 8, j : j + 8] += dcols2[:, i, j]
             dp1 *= p1 > 0
             dz1 = b["dz1"]
             max_pool_2x2_backward(z1, p1, dp1, dz1, b["free1"])
-            np.matmul(dz1.reshape(20, -1), b["cols1"].reshape(25, -1).T, out=gw1.reshape(20, 25))
+            np.copyto(gw1.reshape(20, 25), (cols1.reshape(25, -1) @ dz1.reshape(20, -1).T).T)
             np.add.reduce(dz1.reshape(20, -1), axis=1, out=gb1)
             np.multiply(gflat, lr, out=step)
             np.subtract(flat, step, out=flat)
