@@ -3,6 +3,7 @@
     python benchmarks/bench_cnn.py            # batch 10 and 64, float32, 5 rounds
     python benchmarks/bench_cnn.py --quick    # fewer samples, 2 rounds
     python benchmarks/bench_cnn.py --profile  # minigrad's step layer by layer (best of 30)
+    python benchmarks/bench_cnn.py --threads 1  # every peer on one thread (a machine shared with other jobs)
 
 The network: Conv2d(1, 20, 5) -> ReLU -> MaxPool2d(2) -> Conv2d(20, 40, 5) -> ReLU -> MaxPool2d(2) ->
 Flatten -> Linear(640, 100) -> ReLU -> Linear(100, 10), mean softmax cross-entropy, plain SGD (lr ``LR``),
@@ -27,6 +28,7 @@ import contextlib
 import functools
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -289,6 +291,11 @@ def own_peers():
 
 
 def worker(conn, names):
+    threads = os.environ.get("BENCH_CNN_THREADS")
+    if threads and "pytorch" in names:
+        import torch
+
+        torch.set_num_threads(int(threads))
     with own_peers():
         bench_train.worker(conn, names)
 
@@ -389,6 +396,12 @@ def argument_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch", action="append", type=int, help="repeatable (default: 10 and 64)")
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument("--in-process", action="store_true", help="every peer in this process (for tests)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="BLAS / PyTorch threads of every worker (default: the libraries' own, one per core); "
+        "1 keeps a machine shared with other jobs from descheduling one half of every GEMM",
+    )
     parser.add_argument("--out", default="runs/bench")
     parser.add_argument("--profile", action="store_true", help="only time minigrad's layers, one by one")
     return parser
@@ -396,6 +409,9 @@ def argument_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> dict:
     args = argument_parser().parse_args(argv)
+    if args.threads:  # read by the workers' NumPy (OpenBLAS) when it loads, and by worker() for PyTorch
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BENCH_CNN_THREADS"):
+            os.environ[var] = str(args.threads)
     args.batch = args.batch or [10, 64]
     args.rounds = args.rounds or (2 if args.quick else 5)
     args.samples = args.samples or (640 if args.quick else 2_560)
