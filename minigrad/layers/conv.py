@@ -121,7 +121,10 @@ class Conv2d(Module):
         self.pads = self._pads()  # (top, bottom, left, right)
         self.init = init
         fan_in = self.in_channels // self.groups * self.kernel_size[0] * self.kernel_size[1]
-        w, b = initialise(init, get_rng(rng), self.out_channels, fan_in, as_float_dtype(dtype))
+        try:
+            w, b = initialise(init, get_rng(rng), self.out_channels, fan_in, as_float_dtype(dtype))
+        except ConfigError as exc:  # named: the message says which module's init or dtype it was
+            raise ConfigError(f"Conv2d: {exc}") from None
         self.weight = Parameter(w.reshape(self.out_channels, self.in_channels // self.groups, *self.kernel_size))
         self.bias = Parameter(b) if bias else None
         self._cols: np.ndarray | None = None
