@@ -408,10 +408,11 @@ class InProcess:
 
 
 class Worker:
-    def __init__(self, names: tuple[str, ...]) -> None:
+    def __init__(self, names: tuple[str, ...], target: Callable | None = None) -> None:
         ctx = multiprocessing.get_context("spawn")  # a clean interpreter: no inherited thread pools
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=worker, args=(child, names), daemon=True)
+        # target: the worker loop (bench_cnn passes its own, with the same messages)
+        self.proc = ctx.Process(target=target or worker, args=(child, names), daemon=True)
         self.proc.start()
 
     def setup(self, config: tuple, layout_seed: int | None) -> dict[str, float]:

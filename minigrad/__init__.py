@@ -27,14 +27,18 @@ from .history import History
 from .init import get_default_dtype, manual_seed, set_default_dtype
 from .io import Checkpoint, load, load_checkpoint, save
 from .layers import (
+    AdaptiveAvgPool2d,
+    AvgPool2d,
     BatchNorm1d,
     BatchNorm2d,
+    Conv2d,
     Dropout,
     Flatten,
     Identity,
     LayerNorm,
     LeakyReLU,
     Linear,
+    MaxPool2d,
     ReLU,
     Sigmoid,
     Softmax,
@@ -50,9 +54,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Adagrad",
+    "AdaptiveAvgPool2d",
     "Adam",
     "AdamW",
     "Add",
+    "AvgPool2d",
     "BatchNorm1d",
     "BatchNorm2d",
     "BestModel",
@@ -60,6 +66,7 @@ __all__ = [
     "Checkpoint",
     "CheckpointError",
     "Concat",
+    "Conv2d",
     "DatasetError",
     "Dropout",
     "EarlyStopping",
@@ -76,6 +83,7 @@ __all__ = [
     "LeakyReLU",
     "Linear",
     "Loss",
+    "MaxPool2d",
     "MinigradError",
     "Module",
     "Node",

@@ -135,3 +135,231 @@ def softmax_cross_entropy_backward(probs: np.ndarray, targets: np.ndarray, scale
     grad = np.multiply(probs, k)
     grad.ravel()[targets] -= k
     return grad
+
+
+# -- convolution and pooling: im2col as a strided view, col2im as kernel-offset strided adds ---------------
+# Index convention (shared by Conv2d and the pooling layers): a padded input xp (N, C, Hp, Wp), a kernel
+# (kH, kW), a stride (sH, sW) and a dilation (dH, dW); output position (p, q) and kernel offset (i, j) read
+#     xp[n, c, p * sH + i * dH, q * sW + j * dW],   p < OH = (Hp - dH (kH - 1) - 1) // sH + 1 (OW alike).
+
+
+def conv_output_size(size: int, kernel: int, stride: int, dilation: int) -> int:
+    """``(size - dilation * (kernel - 1) - 1) // stride + 1``: output positions along one padded axis."""
+    return (size - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def windows(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int]) -> np.ndarray:
+    """The read-only view ``v[n, c, i, j, p, q] = xp[n, c, p*sH + i*dH, q*sW + j*dW]`` (N, C, kH, kW, OH, OW).
+
+    Plain expression: six nested loops filling that array (tests/test_kernels.py). Here no element is
+    copied: ``as_strided`` only rewrites the strides (an offset step ``i`` moves ``dH`` rows, an output
+    step ``p`` moves ``sH`` rows).
+    """
+    n, c, h, w = xp.shape
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+    oh, ow = conv_output_size(h, kh, sh, dh), conv_output_size(w, kw, sw, dw)
+    s_n, s_c, s_h, s_w = xp.strides
+    return np.lib.stride_tricks.as_strided(
+        xp, (n, c, kh, kw, oh, ow), (s_n, s_c, s_h * dh, s_w * dw, s_h * sh, s_w * sw), writeable=False
+    )
+
+
+def windows_adjoint(
+    blocks: np.ndarray, padded_shape: tuple[int, ...], stride: tuple[int, int], dilation: tuple[int, int]
+) -> np.ndarray:
+    """The adjoint of :func:`windows`: ``dxp`` (N, C, Hp, Wp) gathering the sums of ``blocks`` (N, C, kH, kW, OH, OW).
+
+    Plain expression: ``np.add.at(dxp, (n, c, p*sH + i*dH, q*sW + j*dW), blocks[n, c, i, j, p, q])`` over
+    every index. Here one strided add per kernel offset ``(i, j)``: ``kH kW`` adds of whole (N, C, OH, OW)
+    blocks into the positions that offset read (``np.add.at`` is unbuffered and several times slower).
+    """
+    n, c, kh, kw, oh, ow = blocks.shape
+    (sh, sw), (dh, dw) = stride, dilation
+    dxp = np.zeros(padded_shape, dtype=blocks.dtype)
+    for i in range(kh):
+        rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
+        for j in range(kw):
+            dxp[:, :, rows, j * dw : j * dw + sw * (ow - 1) + 1 : sw] += blocks[:, :, i, j]
+    return dxp
+
+
+def _batch_last(x: np.ndarray, pads: tuple[int, int, int, int]) -> np.ndarray:
+    """``x`` (N, C, H, W) copied to (C, Hp, Wp, N), zero-padded by ``pads`` (top, bottom, left, right)."""
+    n, c, h, w = x.shape
+    top, bottom, left, right = pads
+    xt = np.zeros((c, h + top + bottom, w + left + right, n), dtype=x.dtype) if any(pads) else None
+    if xt is None:
+        return np.ascontiguousarray(x.transpose(1, 2, 3, 0))
+    xt[:, top : top + h, left : left + w] = x.transpose(1, 2, 3, 0)
+    return xt
+
+
+def im2col(
+    x: np.ndarray,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    pads: tuple[int, int, int, int] = (0, 0, 0, 0),
+) -> np.ndarray:
+    """``cols[c, i, j, p, q, n] = xp[n, c, p*sH + i*dH, q*sW + j*dW]``, contiguous (C, kH, kW, OH, OW, N).
+
+    ``xp`` is ``x`` (N, C, H, W) zero-padded by ``pads`` (top, bottom, left, right). Reshaped to
+    (C kH kW, OH OW N), a convolution is one GEMM ``W (O, C kH kW) @ cols``, the weight gradient one more,
+    ``g (O, OH OW N) @ cols.T``. The batch index is the fastest one: the input is copied once to
+    (C, Hp, Wp, N), whose windows (an ``as_strided`` view) have contiguous runs of ``OW N`` elements at
+    stride 1 (``OW`` alone in NCHW order: 8 in Nielsen's second layer at batch 64 float32, where NumPy's
+    per-run overhead made this copy 5x and col2im's adds 2x slower).
+    """
+    xt = _batch_last(x, pads)
+    c, h, w, n = xt.shape
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+    oh, ow = conv_output_size(h, kh, sh, dh), conv_output_size(w, kw, sw, dw)
+    s_c, s_h, s_w, s_n = xt.strides
+    view = np.lib.stride_tricks.as_strided(
+        xt, (c, kh, kw, oh, ow, n), (s_c, s_h * dh, s_w * dw, s_h * sh, s_w * sw, s_n), writeable=False
+    )
+    return np.ascontiguousarray(view)
+
+
+def col2im(
+    dcols: np.ndarray,
+    x_shape: tuple[int, ...],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    pads: tuple[int, int, int, int] = (0, 0, 0, 0),
+) -> np.ndarray:
+    """The adjoint of :func:`im2col`: ``dx`` (N, C, H, W) from ``dcols`` (C, kH, kW, OH, OW, N).
+
+    Plain expression: ``np.add.at(dxp, (n, c, p*sH + i*dH, q*sW + j*dW), dcols[c, i, j, p, q, n])`` over
+    every index, then the padding cut off. Here one strided add per kernel offset ``(i, j)`` into a
+    (C, Hp, Wp, N) buffer, each over a whole (C, OH, OW, N) block (``np.add.at`` is unbuffered and several
+    times slower), then one copy back to NCHW.
+    """
+    c, kh, kw, oh, ow, n = dcols.shape
+    (sh, sw), (dh, dw) = stride, dilation
+    top, bottom, left, right = pads
+    h, w = x_shape[2] + top + bottom, x_shape[3] + left + right
+    dxt = np.zeros((c, h, w, n), dtype=dcols.dtype)
+    for i in range(kh):
+        rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
+        for j in range(kw):
+            dxt[:, rows, j * dw : j * dw + sw * (ow - 1) + 1 : sw] += dcols[:, i, j]
+    return np.ascontiguousarray(dxt[:, top : h - bottom, left : w - right].transpose(3, 0, 1, 2))
+
+
+def pool_windows(
+    xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int]
+) -> np.ndarray:
+    """``win[n, c, p, q, i*kW + j] = xp[n, c, p*sH + i*dH, q*sW + j*dW]``, contiguous (N, C, OH, OW, kH kW).
+
+    Equals ``windows(xp, ...).transpose(0, 1, 4, 5, 2, 3).reshape(N, C, OH, OW, -1)``; when the windows
+    tile the input (kernel == stride, no dilation, sizes divisible) the same array comes from a reshape
+    of ``xp`` to (N, C, OH, kH, OW, kW), a view, then one copy with contiguous rows of ``kW`` elements.
+    """
+    n, c, h, w = xp.shape
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+    if (kh, kw) == (sh, sw) and (dh, dw) == (1, 1) and h % kh == 0 and w % kw == 0:
+        tiles = xp.reshape(n, c, h // kh, kh, w // kw, kw).transpose(0, 1, 2, 4, 3, 5)
+        return tiles.reshape(n, c, h // kh, w // kw, kh * kw)
+    v = windows(xp, kernel, stride, dilation)
+    return v.transpose(0, 1, 4, 5, 2, 3).reshape(*v.shape[:2], *v.shape[4:], kh * kw)
+
+
+def pool_windows_backward(
+    dwin: np.ndarray,
+    padded_shape: tuple[int, ...],
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+) -> np.ndarray:
+    """The adjoint of :func:`pool_windows`: ``dxp`` (N, C, Hp, Wp) from ``dwin`` (N, C, OH, OW, kH kW).
+
+    Equals ``windows_adjoint(dwin.reshape(N, C, OH, OW, kH, kW).transpose(0, 1, 4, 5, 2, 3), ...)``. When the windows
+    tile the input every position lies in exactly one window, and the inverse reshape is the whole answer.
+    """
+    n, c, oh, ow, _ = dwin.shape
+    h, w = padded_shape[2:]
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+    if (kh, kw) == (sh, sw) and (dh, dw) == (1, 1) and h == oh * kh and w == ow * kw:
+        return dwin.reshape(n, c, oh, ow, kh, kw).transpose(0, 1, 2, 4, 3, 5).reshape(padded_shape)
+    blocks = dwin.reshape(n, c, oh, ow, kh, kw).transpose(0, 1, 4, 5, 2, 3)
+    return windows_adjoint(blocks, padded_shape, stride, dilation)
+
+
+def group_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``np.matmul(a, b)`` for stacks ``a`` (G, M, K) and ``b`` (G, K, P) (one matrix per convolution group).
+
+    A 2-D product per group: NumPy's stacked matmul ran the convolutions' products 1.5-3x slower than
+    the same 2-D product through BLAS (measured on (40, 500) @ (500, 640) float32); G is 1 or small.
+    """
+    if len(a) == 1:
+        return (a[0] @ b[0])[None]
+    out = np.empty((len(a), a.shape[1], b.shape[2]), dtype=np.result_type(a, b))
+    for k in range(len(a)):
+        np.matmul(a[k], b[k], out=out[k])
+    return out
+
+
+def add_group_matmul(p: Any, a: np.ndarray, b: np.ndarray) -> None:
+    """``p.grad += np.matmul(a, b).reshape(p.shape)`` for stacks (G, M, K) @ (G, K, P): Conv2d's weight gradient.
+
+    Each group's product is computed transposed, ``(b.T @ a.T).T``, into a fresh (P, M) array and then
+    copied (or added) into the gradient's buffer: for Conv2d's ``g2 @ cols.T`` with its long K = OH OW N
+    OpenBLAS ran that form 1.3-1.5x faster than ``a @ b`` (measured on (40, 4096) @ (4096, 500) and
+    (20, 36864) @ (36864, 25) float32, ``out=`` or not); the copy is of the small (M, P) result.
+    """
+    out = p._buffer.reshape(len(a), a.shape[1], b.shape[2])  # a view: the buffer is contiguous
+    fresh = p._grad is None
+    for k in range(len(a)):
+        prod_t = b[k].T @ a[k].T
+        if fresh:
+            np.copyto(out[k], prod_t.T)
+        else:
+            out[k] += prod_t.T
+    p._grad = p._buffer
+
+
+def tiles(shape: tuple[int, ...], kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int]) -> bool:
+    """Whether ``kernel`` windows tile an unpadded (N, C, H, W) input: kernel == stride, no dilation, H, W divisible."""
+    return kernel == stride and dilation == (1, 1) and shape[2] % kernel[0] == 0 and shape[3] % kernel[1] == 0
+
+
+def max_pool_tiled(x: np.ndarray, kernel: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """``(y, arg)`` of max pooling by tiling windows (``tiles`` true): ``y`` (N, C, H/kH, W/kW) and ``arg`` (int8).
+
+    Equals ``win = pool_windows(x, kernel, kernel, (1, 1)); arg = win.argmax(-1); y = win.max(-1)``: ``arg`` is
+    the first maximum's offset ``i kW + j`` in its window, as PyTorch breaks ties. Here no window array:
+    ``kH kW - 1`` elementwise maxima of the strided slices ``x[..., i::kH, j::kW]``, each offset recorded
+    where its slice is strictly greater than the running max, so the first maximum stays (measured on
+    (64, 20, 24, 24) float32: the window copy, argmax and take took 2x as long). NaN inputs take the
+    window path.
+    """
+    kh, kw = kernel
+    parts = [x[:, :, i::kh, j::kw] for i in range(kh) for j in range(kw)]
+    y = parts[0].copy()
+    arg = np.zeros(y.shape, dtype=np.int8)
+    for k in range(1, len(parts)):
+        better = np.greater(parts[k], y)  # strictly: on a tie the earlier offset stays
+        np.copyto(arg, np.int8(k), where=better)
+        np.maximum(y, parts[k], out=y)
+    if np.isnan(y).any():  # NaN is never "greater": the windows' argmax, whose first NaN wins (as torch)
+        win = pool_windows(x, kernel, kernel, (1, 1))
+        arg = win.argmax(axis=-1).astype(np.int8)
+        y = np.take_along_axis(win, arg[..., None].astype(np.intp), axis=-1)[..., 0]
+    return y, arg
+
+
+def max_pool_tiled_backward(g: np.ndarray, arg: np.ndarray, kernel: tuple[int, int]) -> np.ndarray:
+    """``dx`` (N, C, H, W): ``g`` at each window's offset ``arg``, 0 elsewhere (the adjoint of max_pool_tiled).
+
+    Equals ``dwin = zeros(...); put_along_axis(dwin, arg[..., None], g[..., None], -1)`` reshaped back;
+    here one product ``g * (arg == k)`` written into each strided slice: every position is written once
+    (10x faster than the zero fill, put_along_axis and reshape on (64, 20, 12, 12) float32).
+    """
+    kh, kw = kernel
+    n, c, oh, ow = g.shape
+    dx = np.empty((n, c, oh * kh, ow * kw), dtype=g.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            np.multiply(g, arg == i * kw + j, out=dx[:, :, i::kh, j::kw])
+    return dx

@@ -138,3 +138,22 @@ def test_the_kernel_benchmark_times_every_kernel_beside_its_plain_form(capsys):
     for row in rows:
         plain, fast = (float(v) for v in row.split("|")[3:5])
         assert plain > 0 and fast > 0
+
+
+def test_the_cnn_benchmark_runs_tiny_and_its_peers_compute_the_same_step(monkeypatch):
+    # Not timed: bench_cnn's quick mode, shrunk, in this process; minigrad, the floor (and PyTorch) agree.
+    import bench_cnn
+
+    monkeypatch.setattr(bench_train, "PAUSE", 0.0)
+    peers = dict(bench_train.PEERS)
+    args = bench_cnn.argument_parser().parse_args(["--quick", "--batch", "4", "--samples", "8", "--rounds", "1"])
+    args.in_process = True
+    report = bench_cnn.run(args)
+    assert peers == bench_train.PEERS  # bench_train's own peers are back
+    assert set(report["same_computation_max_abs_diff"]) == set(bench_cnn.PEERS) - {"numpy_floor"}
+    assert max(report["same_computation_max_abs_diff"].values()) < 1e-10
+    (row,) = report["results"]
+    assert row["batch"] == 4 and all(row[name]["rounds"][0] > 0 for name in bench_cnn.PEERS)
+    table = bench_cnn.markdown(report)
+    assert "| float32 | 4 |" in table and "minigrad / floor" in table
+    assert "model.backward(loss.backward())" in inspect.getsource(bench_cnn.minigrad_peer)

@@ -121,3 +121,133 @@ def test_add_matmul_refuses_a_product_of_another_shape_and_writes_nothing():
     with pytest.raises(ValueError, match="does not fit"):
         kernels.add_matmul(p, np.ones((1, 4)), np.ones((4, 3)))  # (1, 3) would broadcast under +=
     np.testing.assert_array_equal(p.grad, np.ones((2, 3)))
+
+
+# -- convolution and pooling kernels against nested loops ------------------------------------------------
+@st.composite
+def window_geometry(draw):
+    k = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    d = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    h, w = (draw(st.integers(dd * (kk - 1) + 1, dd * (kk - 1) + 5)) for dd, kk in zip(d, k))
+    return (draw(st.integers(1, 2)), draw(st.integers(1, 3)), h, w), k, s, d
+
+
+def loop_windows(xp, k, s, d):
+    n, c, h, w = xp.shape
+    oh, ow = kernels.conv_output_size(h, k[0], s[0], d[0]), kernels.conv_output_size(w, k[1], s[1], d[1])
+    v = np.zeros((n, c, k[0], k[1], oh, ow))
+    for i in range(k[0]):
+        for j in range(k[1]):
+            for p in range(oh):
+                for q in range(ow):
+                    v[:, :, i, j, p, q] = xp[:, :, p * s[0] + i * d[0], q * s[1] + j * d[1]]
+    return v
+
+
+@fast
+@given(geometry=window_geometry(), seed=seeds)
+def test_windows_im2col_and_pool_windows_equal_the_nested_loops(geometry, seed):
+    shape, k, s, d = geometry
+    xp = np.random.default_rng(seed).standard_normal(shape)
+    v = loop_windows(xp, k, s, d)
+    np.testing.assert_array_equal(kernels.windows(xp, k, s, d), v)
+    win = kernels.pool_windows(xp, k, s, d)
+    np.testing.assert_array_equal(win, v.transpose(0, 1, 4, 5, 2, 3).reshape(*win.shape))
+
+
+@fast
+@given(geometry=window_geometry(), seed=seeds, tile=st.booleans())
+def test_col2im_and_pool_windows_backward_equal_np_add_at(geometry, seed, tile):
+    shape, k, s, d = geometry
+    if tile:  # the reshape path: windows tiling a divisible input
+        s, d = k, (1, 1)
+        shape = (*shape[:2], 2 * k[0], 3 * k[1])
+    rng = np.random.default_rng(seed)
+    n, c, h, w = shape
+    oh, ow = kernels.conv_output_size(h, k[0], s[0], d[0]), kernels.conv_output_size(w, k[1], s[1], d[1])
+    blocks = rng.standard_normal((n, c, k[0], k[1], oh, ow))
+    plain = np.zeros(shape)
+    nn, cc, i, j, p, q = np.indices(blocks.shape)
+    np.add.at(plain, (nn, cc, p * s[0] + i * d[0], q * s[1] + j * d[1]), blocks)
+    np.testing.assert_allclose(kernels.windows_adjoint(blocks, shape, s, d), plain, rtol=1e-12, atol=1e-14)
+    dwin = blocks.transpose(0, 1, 4, 5, 2, 3).reshape(n, c, oh, ow, -1)
+    np.testing.assert_allclose(kernels.pool_windows_backward(dwin, shape, k, s, d), plain, rtol=1e-12, atol=1e-14)
+
+
+@fast
+@given(geometry=window_geometry(), seed=seeds, groups=st.sampled_from([1, 2]))
+def test_conv2d_by_im2col_equals_the_direct_nested_loop_convolution(geometry, seed, groups):
+    (n, c, h, w), k, s, d = geometry
+    c *= groups
+    o = 2 * groups
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, c, h, w))
+    conv = mg.Conv2d(c, o, k, stride=s, dilation=d, groups=groups, rng=seed, dtype="float64")
+    weight, bias, cg = conv.weight.data, conv.bias.data, c // groups
+    y = conv(x)
+    direct = np.zeros(y.shape)
+    for oc in range(o):
+        first = oc // (o // groups) * cg
+        for p in range(y.shape[2]):
+            for q in range(y.shape[3]):
+                direct[:, oc, p, q] = bias[oc]
+                for ci in range(cg):
+                    for i in range(k[0]):
+                        for j in range(k[1]):
+                            px = x[:, first + ci, p * s[0] + i * d[0], q * s[1] + j * d[1]]
+                            direct[:, oc, p, q] += weight[oc, ci, i, j] * px
+    np.testing.assert_allclose(y, direct, rtol=1e-12, atol=1e-12)
+
+
+@fast
+@given(geometry=window_geometry(), seed=seeds, pads=st.tuples(*[st.integers(0, 2)] * 4))
+def test_im2col_and_col2im_equal_the_padded_loops_and_np_add_at(geometry, seed, pads):
+    shape, k, s, d = geometry
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape)
+    top, bottom, left, right = pads
+    xp = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
+    cols = kernels.im2col(x, k, s, d, pads)
+    assert cols.flags.c_contiguous
+    np.testing.assert_array_equal(cols, loop_windows(xp, k, s, d).transpose(1, 2, 3, 4, 5, 0))
+    dcols = rng.standard_normal(cols.shape)
+    plain = np.zeros(xp.shape)
+    cc, i, j, p, q, nn = np.indices(dcols.shape)
+    np.add.at(plain, (nn, cc, p * s[0] + i * d[0], q * s[1] + j * d[1]), dcols)
+    plain = plain[:, :, top : xp.shape[2] - bottom, left : xp.shape[3] - right]
+    np.testing.assert_allclose(kernels.col2im(dcols, x.shape, s, d, pads), plain, rtol=1e-12, atol=1e-14)
+
+
+@fast
+@given(
+    n=st.integers(1, 2), c=st.integers(1, 3), oh=st.integers(1, 4), ow=st.integers(1, 4),
+    k=st.tuples(st.integers(1, 3), st.integers(1, 3)), seed=seeds, nan=st.booleans(),
+)  # fmt: skip
+def test_max_pool_tiled_equals_argmax_over_the_windows_with_ties(n, c, oh, ow, k, seed, nan):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-1, 2, (n, c, oh * k[0], ow * k[1])).astype(np.float64)  # many ties
+    if nan:
+        x.ravel()[rng.integers(0, x.size)] = np.nan
+    win = kernels.pool_windows(x, k, k, (1, 1))
+    y, arg = kernels.max_pool_tiled(x, k)
+    np.testing.assert_array_equal(arg, win.argmax(axis=-1))
+    np.testing.assert_array_equal(y, np.take_along_axis(win, arg[..., None].astype(np.intp), -1)[..., 0])
+    g = rng.standard_normal(y.shape)
+    dwin = np.zeros(win.shape)
+    np.put_along_axis(dwin, arg[..., None].astype(np.intp), g[..., None], -1)
+    expected = kernels.pool_windows_backward(dwin, x.shape, k, k, (1, 1))
+    np.testing.assert_array_equal(kernels.max_pool_tiled_backward(g, arg, k), expected)
+
+
+@fast
+@given(g=st.integers(1, 3), m=sizes, k=sizes, p=sizes, seed=seeds, written=st.booleans())
+def test_group_matmul_and_add_group_matmul_equal_np_matmul(g, m, k, p, seed, written):
+    rng = np.random.default_rng(seed)
+    a, b = rng.standard_normal((g, m, k)), rng.standard_normal((g, k, p))
+    np.testing.assert_allclose(kernels.group_matmul(a, b), np.matmul(a, b), rtol=1e-12)
+    prm = mg.Parameter(np.zeros((g * m, p)))
+    if written:
+        prm.grad += 1.5
+    kernels.add_group_matmul(prm, a, b)
+    np.testing.assert_allclose(prm.grad, np.matmul(a, b).reshape(g * m, p) + (1.5 if written else 0.0), rtol=1e-12)
