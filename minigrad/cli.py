@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .cli_train import DATASETS, UsageError, add_train_arguments, cmd_train, render
+from .cli_train import DATASETS, UsageError, add_train_arguments, cmd_train, data_shape, input_shape, render
 from .errors import MinigradError
 from .io import load_checkpoint
 from .losses import Loss, SoftmaxCrossEntropy
@@ -62,7 +62,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     trained = (ckpt.history.meta.get("args", {}) if ckpt.history else {}) or {}
     dataset = args.dataset or trained.get("dataset") or "mnist"
     data_dir = args.data_dir if args.data_dir or args.dataset else trained.get("data_dir")
-    _, (xt, yt) = DATASETS[dataset](data_dir)
+    _, (xt, yt) = DATASETS[dataset](data_dir, shape=data_shape(ckpt.model))
     res = evaluate(ckpt.model, loss, xt, yt)
     print(
         f"{args.model}: {dataset} test accuracy {res['correct']} / {res['total']} ({res['accuracy']:.2%}), "
@@ -72,7 +72,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    print(load_checkpoint(args.model).model.summary())
+    model = load_checkpoint(args.model).model
+    print(model.summary(input_shape(model)))
     return 0
 
 
@@ -82,12 +83,13 @@ def cmd_draw(args: argparse.Namespace) -> int:
     model, loss = ckpt.model, ckpt.loss if isinstance(ckpt.loss, Loss) else None
     if args.gradients:
         loss = loss or SoftmaxCrossEntropy()
-        (x, y), _ = DATASETS[args.dataset](args.data_dir)
+        (x, y), _ = DATASETS[args.dataset](args.data_dir, shape=data_shape(model))
         model.retain_grad()  # record the gradient crossing each edge of this one backward, for the picture
         model.zero_grad()
         loss(model(x[:100]), y[:100])
         model.backward(loss.backward())
-    path = render(draw(model, loss=loss, direction=args.direction, gradients=args.gradients), Path(args.output))
+    dot = draw(model, input_shape(model), loss=loss, direction=args.direction, gradients=args.gradients)
+    path = render(dot, Path(args.output))
     print(f"Wrote {path}")
     return 0
 

@@ -19,8 +19,9 @@ from .errors import MinigradError
 from .history import History
 from .init import INITIALISERS, manual_seed
 from .io import load_checkpoint, save
-from .layers import Linear, ReLU, Sigmoid, Tanh
+from .layers import Conv2d, Linear, ReLU, Sigmoid, Tanh
 from .losses import Loss, QuadraticCost, SigmoidBCE, SoftmaxCrossEntropy
+from .models import nielsen_cnn
 from .module import Module
 from .optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
 from .optim import lr_scheduler as ls
@@ -48,9 +49,13 @@ class UsageError(Exception):
     """A bad command-line argument: reported in one line, exit status 2."""
 
 
-def build_model(arch: list[int], activation: str, loss: str, init: str, seed: int) -> Sequential:
-    """Linear layers of sizes ``arch`` with ``activation`` between them; a Sigmoid on top for the quadratic cost."""
+def build_model(arch: list[int], activation: str, loss: str, init: str, seed: int, kind: str = "mlp") -> Sequential:
+    """Linear layers of sizes ``arch`` with ``activation`` between them (``kind="cnn"``: Nielsen's chapter-6
+    network, ``arch`` unused); a Sigmoid on top for the quadratic cost."""
     rng = np.random.default_rng(seed)
+    if kind == "cnn":
+        net = nielsen_cnn(activation=activation, init=init, rng=rng)
+        return net.append(Sigmoid()) if loss == "quadratic" else net
     layers: list[Module] = []
     for i, (fan_in, fan_out) in enumerate(zip(arch[:-1], arch[1:])):
         layers.append(Linear(fan_in, fan_out, init=init, rng=rng))
@@ -59,6 +64,17 @@ def build_model(arch: list[int], activation: str, loss: str, init: str, seed: in
     if loss == "quadratic":  # Nielsen chapter 1: sigmoid outputs, cost on the activations
         layers.append(Sigmoid())
     return Sequential(*layers)
+
+
+def input_shape(model: Module) -> tuple[int, ...]:
+    """The shape of one MNIST example for ``model``: (1, 28, 28) images for a convolutional network, else (784,)."""
+    conv = next((m for m in model.modules() if isinstance(m, Conv2d)), None)
+    return (784,) if conv is None else (conv.in_channels, 28, 28)
+
+
+def data_shape(model: Module) -> str:
+    """The ``shape=`` of ``mg.datasets.mnist`` that ``model`` takes."""
+    return "flat" if len(input_shape(model)) == 1 else "image"
 
 
 def parse_arch(text: str) -> list[int]:
@@ -94,19 +110,23 @@ def parse_scheduler(text: str) -> tuple[str, list[str]]:
 def add_train_arguments(t: argparse.ArgumentParser) -> None:
     t.add_argument("--dataset", choices=sorted(DATASETS), default="mnist", help="(default: %(default)s)")
     t.add_argument("--data-dir", help="folder with the four idx files (default: MINIGRAD_DATA, then packages)")
-    t.add_argument("--arch", default="784,30,10", help="layer sizes (default: %(default)s, Nielsen's network)")
-    t.add_argument("--activation", choices=sorted(ACTIVATIONS), default="sigmoid", help="(default: %(default)s)")
+    t.add_argument("--model", choices=("mlp", "cnn"), default="mlp", help="mlp: Linear layers of --arch; cnn: "
+                   "Nielsen's chapter-6 network on 28x28 images, Conv2d(1, 20, 5) -> pool -> Conv2d(20, 40, 5) -> "
+                   "pool -> Linear(640, 100) -> Linear(100, 10) (default: %(default)s)")  # fmt: skip
+    t.add_argument("--arch", default="784,30,10", help="layer sizes of the mlp (default: %(default)s, Nielsen's "
+                   "network)")  # fmt: skip
+    t.add_argument("--activation", choices=sorted(ACTIVATIONS), help="(default: sigmoid for the mlp, relu for the "
+                   "cnn)")  # fmt: skip
     t.add_argument("--loss", choices=sorted(LOSSES), default="softmax-ce", help="(default: %(default)s)")
     t.add_argument(
         "--init",
         choices=sorted(INITIALISERS),
-        default="scaled_normal",
-        help="weight initialiser (default: scaled_normal, N(0, 1/n_in), Nielsen chapter 3; "
-        "normal = N(0, 1), chapter 1)",
+        help="weight initialiser (default: scaled_normal, N(0, 1/n_in), Nielsen chapter 3, for the mlp; pytorch, "
+        "U(+-1/sqrt(n_in)), for the cnn; normal = N(0, 1), chapter 1)",
     )
     t.add_argument("--optimizer", choices=list(OPTIMIZERS), default="sgd", help="(default: %(default)s)")
-    t.add_argument("--lr", type=float, help="learning rate (default: 0.5 for sgd, 0.001 for adam and adamw, 0.01 "
-                   "for rmsprop and adagrad)")  # fmt: skip
+    t.add_argument("--lr", type=float, help="learning rate (default: 0.5 for sgd (0.03 with --model cnn, "
+                   "Nielsen's), 0.001 for adam and adamw, 0.01 for rmsprop and adagrad)")  # fmt: skip
     t.add_argument("--momentum", type=float, default=0.0, help="sgd and rmsprop only (default: %(default)s)")
     t.add_argument("--weight-decay", type=float, help="PyTorch-style decay of every parameter (default: the "
                    "optimizer's own: 0.01 for adamw, else 0)")  # fmt: skip
@@ -138,7 +158,10 @@ def _check_train_options(args: argparse.Namespace) -> float:
     for name in ("epochs", "batch_size"):
         if getattr(args, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    lr = args.lr if args.lr is not None else DEFAULT_LR[args.optimizer]
+    cnn = args.model == "cnn"
+    args.activation = args.activation or ("relu" if cnn else "sigmoid")
+    args.init = args.init or ("pytorch" if cnn else "scaled_normal")
+    lr = args.lr if args.lr is not None else (0.03 if cnn and args.optimizer == "sgd" else DEFAULT_LR[args.optimizer])
     options = {"--lr": lr, "--momentum": args.momentum, "--weight-decay": args.weight_decay or 0, "--l2": args.l2}
     options |= {"--clip": args.clip or 0, "--early-stopping": args.early_stopping or 0}
     for name, value in options.items():
@@ -208,13 +231,14 @@ def _write_run(args, model: Module, loss: Loss, optimizer: Optimizer, history: H
     written.append(history.save(out / "history.json"))
     if history.epochs:
         try:
-            written.append(history.plot(out / "curves.png", title=f"{args.arch} on {args.dataset}"))
+            name = "Nielsen's CNN" if args.model == "cnn" else args.arch
+            written.append(history.plot(out / "curves.png", title=f"{name} on {args.dataset}"))
         except ImportError as exc:
             print(f"note: {exc}; curves.png not written")
     try:
-        written.append(render(draw(model, (784,), loss=loss), out / "graph.svg"))
+        written.append(render(draw(model, input_shape(model), loss=loss), out / "graph.svg"))
     except MinigradError as exc:  # no graphviz binary: the DOT source still says everything
-        written.append(render(draw(model, (784,), loss=loss), out / "graph.gv"))
+        written.append(render(draw(model, input_shape(model), loss=loss), out / "graph.gv"))
         print(f"note: {exc}")
     return written
 
@@ -259,7 +283,8 @@ def _prepare(args: argparse.Namespace, given: set[str]):
         stale = _fresh_folder(args)
     lr = _check_train_options(args)
     arch = parse_arch(args.arch)
-    data = DATASETS[args.dataset](args.data_dir, validation=True)
+    shape = "image" if args.model == "cnn" else "flat"
+    data = DATASETS[args.dataset](args.data_dir, validation=True, shape=shape)
     x, y = data[0]
     if args.limit:
         x, y = x[: args.limit], y[: args.limit]
@@ -268,7 +293,7 @@ def _prepare(args: argparse.Namespace, given: set[str]):
         path.unlink()
     if ckpt is None:
         manual_seed(args.seed)
-        model = build_model(arch, args.activation, args.loss, args.init, args.seed)
+        model = build_model(arch, args.activation, args.loss, args.init, args.seed, args.model)
         loss: Loss = LOSSES[args.loss]()
         optimizer, decay = _make_optimizer(args, model, lr, len(x))
         scheduler = _make_scheduler(args, optimizer, steps)
@@ -295,7 +320,7 @@ def cmd_train(args: argparse.Namespace, given: set[str] = frozenset()) -> int:  
     args, (x, y), (xv, yv), (xt, yt), model, loss, optimizer, scheduler, history, shuffle = _prepare(args, given)
     g = optimizer.param_groups
     print(f"minigrad train: {args.dataset}, {len(x)} training / {len(xv)} validation / {len(xt)} test images")
-    print(model.summary((784,)))
+    print(model.summary(input_shape(model)))
     print(
         f"loss {loss!r}, optimizer {optimizer!r}, weight decay {g[0]['weight_decay']:g} (weights) / "
         f"{g[-1]['weight_decay']:g} (biases), scheduler {args.scheduler}, clip {args.clip}, batch "
