@@ -4,7 +4,7 @@ import minigrad as mg
 model = mg.Sequential(mg.Linear(784, 30), mg.Sigmoid(), mg.Linear(30, 10))
 """
 
-from . import datasets, optim
+from . import datasets, models, optim
 from .callbacks import BestModel, Callback, EarlyStopping
 from .containers import Sequential
 from .data import batches
@@ -117,6 +117,7 @@ __all__ = [
     "load_checkpoint",
     "lr_scheduler",
     "manual_seed",
+    "models",
     "optim",
     "save",
     "set_default_dtype",
