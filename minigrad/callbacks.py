@@ -163,7 +163,7 @@ class GradientNormRecorder(Callback):
         nt = norm_type
         if isinstance(nt, bool) or not isinstance(nt, (int, float)) or math.isnan(nt) or nt <= 0:
             raise HyperParameterError(f"GradientNormRecorder: norm_type must be > 0 or float('inf'), got {nt!r}")
-        self.names = None if names is None else list(names)
+        self.names = None if names is None else list(dict.fromkeys(names))  # each name once
         self.norm_type, self.per_step = float(norm_type), bool(per_step)
         self._params: list[tuple[str, Any]] = []
         self._sums: dict[str, float] = {}
