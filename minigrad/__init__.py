@@ -5,7 +5,7 @@ model = mg.Sequential(mg.Linear(784, 30), mg.Sigmoid(), mg.Linear(30, 10))
 """
 
 from . import datasets, models, optim
-from .callbacks import BestModel, Callback, EarlyStopping
+from .callbacks import BestModel, Callback, EarlyStopping, GradientNormRecorder
 from .containers import Sequential
 from .data import batches
 from .errors import (
@@ -73,6 +73,7 @@ __all__ = [
     "Flatten",
     "GradcheckError",
     "GradcheckReport",
+    "GradientNormRecorder",
     "Graph",
     "GraphError",
     "History",
