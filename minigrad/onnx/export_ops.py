@@ -89,7 +89,9 @@ def flatten(b: Any, m: Flatten, x: list[str], shapes: list[Shape], name: str) ->
     """``Flatten(axis=1)`` for the default dims; else ``Reshape`` to ``(N, *output_shape)``, batch copied (0)."""
     nd = len(shapes[0]) + 1
     if m.start_dim % nd == 0:
-        raise ConversionError(f"{m!r}: flattening the batch dimension (start_dim 0) has no ONNX form with a dynamic batch")
+        raise ConversionError(
+            f"{m!r}: flattening the batch dimension (start_dim 0) has no ONNX form with a dynamic batch"
+        )
     if m.start_dim % nd == 1 and m.end_dim % nd == nd - 1:
         return b.node("Flatten", x, name, axis=1)
     target = np.array([0, *m.output_shape(shapes[0])], dtype=np.int64)
@@ -161,7 +163,12 @@ def batch_norm(b: Any, m: BatchNorm1d | BatchNorm2d, x: list[str], shapes: list[
     beta = np.zeros(c, np.float32) if m.bias is None else m.bias.data
     ins = [x[0]] + [
         b.weight(f"{name}.{key}", v)
-        for key, v in (("weight", gamma), ("bias", beta), ("running_mean", m.running_mean), ("running_var", m.running_var))
+        for key, v in (
+            ("weight", gamma),
+            ("bias", beta),
+            ("running_mean", m.running_mean),
+            ("running_var", m.running_var),
+        )
     ]
     return b.node("BatchNormalization", ins, name, epsilon=m.eps)
 
