@@ -4,12 +4,13 @@ import minigrad as mg
 model = mg.Sequential(mg.Linear(784, 30), mg.Sigmoid(), mg.Linear(30, 10))
 """
 
-from . import datasets, optim
+from . import datasets, onnx, optim  # onnx: mg.onnx.export / load (the onnx package is imported on use)
 from .callbacks import BestModel, Callback, EarlyStopping
 from .containers import Sequential
 from .data import batches
 from .errors import (
     CheckpointError,
+    ConversionError,
     DatasetError,
     GradcheckError,
     GraphError,
@@ -66,6 +67,7 @@ __all__ = [
     "Checkpoint",
     "CheckpointError",
     "Concat",
+    "ConversionError",
     "Conv2d",
     "DatasetError",
     "Dropout",
@@ -117,6 +119,7 @@ __all__ = [
     "load_checkpoint",
     "lr_scheduler",
     "manual_seed",
+    "onnx",
     "optim",
     "save",
     "set_default_dtype",

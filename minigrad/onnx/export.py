@@ -124,10 +124,12 @@ def _name_outputs(b: Builder, outs: list[str], names: list[str], inputs: set[str
     """Give each output tensor its graph output name (an Identity node where a tensor is an input or repeats)."""
     done: list[str] = []
     for t, want in zip(outs, names):
-        if t == want and t not in done:
+        if want in done or (want != t and want in b.names):  # repeated, or another tensor's name
+            want = b.unique(want)
+        b.names.add(want)
+        if t == want:
             done.append(t)
             continue
-        want = b.unique(want) if want in b.names and want != t else want
         if t in inputs or t in done or t in (i.name for i in b.initializers):
             b.nodes.append(b.onnx.helper.make_node("Identity", [t], [want], name=b.unique(f"{want}_identity")))
         else:

@@ -136,6 +136,7 @@ def conv(op: Op) -> Module:
     w, b = op.const(1, "W"), op.const(2, "B", required=False)
     if w.ndim != 4:
         raise op.error(f"only 2-D convolutions are supported, got a weight of shape {w.shape}")
+    op.attrs.setdefault("kernel_shape", list(w.shape[2:]))  # optional in ONNX: the weight's
     padding = _padding(op, op.attrs.get("pads", [0, 0, 0, 0]), conv=True)
     m = Conv2d(
         w.shape[1] * op.attrs.get("group", 1),
@@ -159,13 +160,22 @@ def _padding(op: Op, pads: list[int], conv: bool = False) -> Any:
     auto = op.attrs.get("auto_pad", "NOTSET")
     if auto == "VALID":
         return 0
-    if auto == "SAME_UPPER" and conv and op.attrs.get("strides", [1, 1]) in ([1, 1], 1):
+    if auto == "SAME_UPPER" and conv and list(op.attrs.get("strides", [1, 1])) == [1, 1]:
         return "same"
     if auto != "NOTSET":
         raise op.error(f"auto_pad={auto} is not supported (NOTSET, VALID; SAME_UPPER for a stride-1 Conv)")
+    if conv and list(op.attrs.get("strides", [1, 1])) == [1, 1] and list(pads) == _same_pads(op):
+        return "same"  # PyTorch's padding="same" with an odd total: the extra row and column at the end
     if len(pads) != 4 or pads[0] != pads[2] or pads[1] != pads[3]:
         raise op.error(f"pads {pads} are not the same on both sides (minigrad pads symmetrically)")
     return (pads[0], pads[1])
+
+
+def _same_pads(op: Op) -> list[int]:
+    """ONNX pads (top, left, bottom, right) of ``padding="same"``: ``d (k - 1)`` split, the odd one at the end."""
+    kernel, dilation = op.attrs["kernel_shape"], op.attrs.get("dilations", [1, 1])
+    th, tw = (d * (k - 1) for d, k in zip(dilation, kernel))
+    return [th // 2, tw // 2, th - th // 2, tw - tw // 2]
 
 
 def _pool_args(op: Op) -> dict[str, Any]:
