@@ -78,7 +78,8 @@ def test_a_torch_cnn_loads_and_predicts_the_same(folding, tmp_path, rng):
 
 def test_a_torch_mlp_loads_as_gemm_layers(tmp_path, rng):
     torch.manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Linear(784, 30), torch.nn.Sigmoid(), torch.nn.Linear(30, 10), torch.nn.Softmax(1))
+    nn = torch.nn
+    net = nn.Sequential(nn.Linear(784, 30), nn.Sigmoid(), nn.Linear(30, 10), nn.Softmax(1))
     torch_export(net, torch.zeros(2, 784), tmp_path / "mlp.onnx")
     model = mg.onnx.load(tmp_path / "mlp.onnx")
     assert [type(m).__name__ for m in model] == ["Linear", "Sigmoid", "Linear", "Softmax"]
