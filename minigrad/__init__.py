@@ -4,7 +4,7 @@ import minigrad as mg
 model = mg.Sequential(mg.Linear(784, 30), mg.Sigmoid(), mg.Linear(30, 10))
 """
 
-from . import datasets, onnx, optim  # onnx: mg.onnx.export / load (the onnx package is imported on use)
+from . import datasets, interop, onnx, optim  # interop, onnx: import torch / onnx only when used
 from .callbacks import BestModel, Callback, EarlyStopping
 from .containers import Sequential
 from .data import batches
@@ -119,6 +119,7 @@ __all__ = [
     "load_checkpoint",
     "lr_scheduler",
     "manual_seed",
+    "interop",
     "onnx",
     "optim",
     "save",
