@@ -138,6 +138,7 @@ def from_model_proto(proto: Any, where: Any = "<model>") -> Module:
     uses = Counter(t for n in graph.node for t in n.input)
     uses.update(o.name for o in graph.output)
     names = _Names()
+    names.taken.update(i.name for i in inputs)
     for node in graph.node:
         if node.domain not in ("", "ai.onnx"):
             raise ConversionError(f"mg.onnx.load: node {node.name!r}: operator domain {node.domain!r} is not supported")
