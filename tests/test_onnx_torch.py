@@ -167,3 +167,27 @@ def test_files_that_are_not_onnx_are_clear_errors(tmp_path):
     (tmp_path / "junk.onnx").write_bytes(b"\x00not a protobuf at all\xff" * 3)
     with pytest.raises(mg.ConversionError, match="not a readable ONNX file"):
         mg.onnx.load(tmp_path / "junk.onnx")
+
+
+def test_a_file_traced_with_a_fixed_batch_loads_for_any_batch(tmp_path, rng):
+    net = small_cnn().eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, (torch.zeros(2, 1, 12, 12),), str(tmp_path / "fixed.onnx"), dynamo=False)
+    model = mg.onnx.load(tmp_path / "fixed.onnx").eval()  # its Reshape's target is the constant [2, -1]
+    x = rng.standard_normal((7, 1, 12, 12)).astype(np.float32)
+    with torch.no_grad():
+        assert np.abs(model(x) - net(torch.from_numpy(x)).numpy()).max() < TOL
+
+
+def test_inputs_without_a_static_shape_are_refused(tmp_path):
+    h = onnx.helper
+    graph = h.make_graph(
+        [h.make_node("Relu", ["x"], ["y"], name="relu")],
+        "dynamic",
+        [h.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["N", "features"])],
+        [h.make_tensor_value_info("y", onnx.TensorProto.FLOAT, ["N", "features"])],
+    )
+    onnx.save(h.make_model(graph, opset_imports=[h.make_opsetid("", 17)], ir_version=8), tmp_path / "d.onnx")
+    with pytest.raises(mg.ConversionError, match=r"input 'x' needs a shape \(N, \.\.\.\) static after the batch"):
+        mg.onnx.load(tmp_path / "d.onnx")

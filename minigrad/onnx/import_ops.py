@@ -55,6 +55,7 @@ class Op:
     ins: list[Any]
     uses: list[int] = field(default_factory=list)  # how many nodes read each input tensor
     opset: int = 17
+    batch: int | None = None  # the batch size of a file exported with a fixed one (no dynamic axis)
 
     def error(self, why: str) -> ConversionError:
         return ConversionError(f"mg.onnx.load: node {self.name!r} ({self.type}): {why}")
@@ -256,7 +257,8 @@ def flatten(op: Op) -> Module:
 def reshape(op: Op) -> Module:
     """``Reshape`` that keeps the batch first: ``Flatten`` to ``(N, prod)``, else ``Reshape``."""
     static, target = op.data(0).shape, [int(d) for d in op.const(1, "shape")]
-    copied = bool(target) and target[0] in (BATCH_SIZE, 0) and not op.attrs.get("allowzero", 0)
+    fixed = (BATCH_SIZE, 0) if op.attrs.get("allowzero", 0) else (BATCH_SIZE, 0, op.batch)
+    copied = bool(target) and target[0] in fixed  # the batch, or the fixed batch size a file was traced with
     inferred = bool(target) and target[0] == -1 and -1 not in target[1:]  # x.view(-1, 640): the batch is what is left
     if not (copied or inferred):
         raise op.error(f"the target shape {target} does not keep the batch dimension first")

@@ -49,9 +49,9 @@ def _input_shape(onnx: Any, value: Any, where: Path) -> tuple[int, ...]:
     if t.elem_type not in (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE):
         raise ConversionError(f"mg.onnx.load: {where}: input {value.name!r} is not floating (type {t.elem_type})")
     dims = list(t.shape.dim)[1:]
-    if not t.HasField("shape") or any(not d.HasField("dim_value") for d in dims):
+    if not t.HasField("shape") or not dims or any(not d.HasField("dim_value") for d in dims):
         raise ConversionError(
-            f"mg.onnx.load: {where}: input {value.name!r} needs a static shape after the batch dimension, got "
+            f"mg.onnx.load: {where}: input {value.name!r} needs a shape (N, ...) static after the batch, got "
             f"{[d.dim_value or d.dim_param or '?' for d in t.shape.dim]}"
         )
     return tuple(int(d.dim_value) for d in dims)
@@ -75,8 +75,11 @@ class _Names:
         return name
 
 
-def _import_node(onnx: Any, node: Any, values: dict[str, Any], uses: Counter, opset: int, names: _Names) -> None:
-    """Evaluate ``node`` (constant inputs) or turn it into a module applied to its inputs; store its outputs."""
+def _import_node(onnx: Any, node: Any, values: dict[str, Any], uses: Counter, names: _Names, context: dict) -> None:
+    """Evaluate ``node`` (constant inputs) or turn it into a module applied to its inputs; store its outputs.
+
+    ``context`` holds what every ``Op`` is told: the file's ``opset`` and fixed ``batch`` size (or None).
+    """
     ins = [values.get(t) if t else None for t in node.input]
     missing = [t for t, v in zip(node.input, ins) if t and t not in values]
     where = f"mg.onnx.load: node {node.name!r} ({node.op_type})"
@@ -100,7 +103,7 @@ def _import_node(onnx: Any, node: Any, values: dict[str, Any], uses: Counter, op
     extra = [t for t in node.output[1:] if t and uses[t]]
     if extra:
         raise ConversionError(f"{where}: its extra output(s) {extra} are used; minigrad's module has one output")
-    op = Op(node.op_type, node.name or node.output[0], attrs, ins, [uses[t] for t in node.input], opset)
+    op = Op(node.op_type, node.name or node.output[0], attrs, ins, [uses[t] for t in node.input], **context)
     result = importer(op)
     if not isinstance(result, Node):
         try:
@@ -130,19 +133,21 @@ def from_model_proto(proto: Any, where: Any = "<model>") -> Module:
     graph = proto.graph
     opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), 17)
     values: dict[str, Any] = {t.name: onnx.numpy_helper.to_array(t) for t in graph.initializer}
-    inputs = []
+    inputs, batch = [], None
     for v in graph.input:
         if v.name not in values:  # before IR 4, initializers were listed among the inputs too
             values[v.name] = Input(_input_shape(onnx, v, where), name=v.name)
             inputs.append(values[v.name])
+            batch = batch or v.type.tensor_type.shape.dim[0].dim_value or None  # a file traced with a fixed batch
     uses = Counter(t for n in graph.node for t in n.input)
     uses.update(o.name for o in graph.output)
+    context = {"opset": opset, "batch": batch}
     names = _Names()
     names.taken.update(i.name for i in inputs)
     for node in graph.node:
         if node.domain not in ("", "ai.onnx"):
             raise ConversionError(f"mg.onnx.load: node {node.name!r}: operator domain {node.domain!r} is not supported")
-        _import_node(onnx, node, values, uses, opset, names)
+        _import_node(onnx, node, values, uses, names, context)
     outputs = [values[o.name] for o in graph.output]
     if not all(isinstance(o, Node) and o.module is not None for o in outputs):
         raise ConversionError(f"mg.onnx.load: {where}: every output must be computed from the inputs by an operator")
