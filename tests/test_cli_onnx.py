@@ -11,6 +11,7 @@ from minigrad.models import nielsen_cnn, nielsen_mlp
 
 from .idx_files import write_dataset
 
+onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
 
