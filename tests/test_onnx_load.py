@@ -181,3 +181,21 @@ def test_a_float64_model_exports_as_float32(tmp_path, rng, float64_default):
     session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
     x = rng.standard_normal((4, 5))
     assert np.abs(session.run(None, {"input": x.astype(np.float32)})[0] - model(x)).max() < 1e-5
+
+
+def test_bias_first_or_as_a_row_after_matmul_and_in_gemm(tmp_path, rng):
+    w = rng.standard_normal((4, 3)).astype(np.float32)
+    b = rng.standard_normal((1, 3)).astype(np.float32)
+    for i, nodes in enumerate(
+        (
+            [h.make_node("MatMul", ["x", "w"], ["xw"], name="mm"), h.make_node("Add", ["b", "xw"], ["y"], name="add")],
+            [h.make_node("Gemm", ["x", "w", "b"], ["y"], name="gemm")],  # transB=0: B is (in, out)
+        )
+    ):
+        model = mg.onnx.load(save(tmp_path, nodes, [4], [3], {"w": w, "b": b}, name=f"{i}.onnx"))
+        assert len(model) == 1 and model[0].bias is not None
+        x = rng.standard_normal((5, 4)).astype(np.float32)
+        assert np.abs(model(x) - (x @ w + b)).max() < 1e-5
+    bad = [h.make_node("Gemm", ["x", "w", "c"], ["y"], name="gemm")]
+    with pytest.raises(mg.ConversionError, match=r"C of shape \(2, 3\) is not one bias per output"):
+        mg.onnx.load(save(tmp_path, bad, [4], [3], {"w": w, "c": np.zeros((2, 3), np.float32)}))

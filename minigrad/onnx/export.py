@@ -18,6 +18,7 @@ import numpy as np
 
 from ..containers import Sequential
 from ..errors import ConversionError, ShapeError
+from ..files import atomic_write
 from ..graph import Graph
 from ..module import Module
 from ..viz.tracing import infer_input_shape
@@ -176,9 +177,7 @@ def export(model: Module, path: str | os.PathLike, input_shape: Any = None) -> P
     example batch (an array ``(N, ...)``); it can be omitted for a ``Graph`` (its inputs have
     shapes) and for a network whose first layer is ``Linear`` (its ``in_features``). The batch
     dimension of the file is dynamic. A module with no ONNX form raises ``ConversionError``
-    naming it. Returns the path.
+    naming it. The write is atomic, as ``mg.save``'s. Returns the path.
     """
-    proto = to_model_proto(model, input_shape)
-    path = Path(path)
-    path.write_bytes(proto.SerializeToString())
-    return path
+    data = to_model_proto(model, input_shape).SerializeToString()
+    return atomic_write(path, lambda f: f.write(data))  # a crash half-way leaves any older file intact

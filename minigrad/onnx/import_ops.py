@@ -103,7 +103,9 @@ def gemm(op: Op) -> Module:
     lin = Linear(w.shape[1], w.shape[0], bias=c is not None, dtype=_dtype(w))
     _set(lin.weight, op.attrs.get("alpha", 1.0) * w, op, "B")
     if c is not None:
-        _set(lin.bias, np.broadcast_to(op.attrs.get("beta", 1.0) * c, (w.shape[0],)), op, "C")
+        if c.size not in (1, w.shape[0]):
+            raise op.error(f"C of shape {c.shape} is not one bias per output ({w.shape[0]},)")
+        _set(lin.bias, np.broadcast_to(op.attrs.get("beta", 1.0) * c.reshape(-1), (w.shape[0],)), op, "C")
     return lin
 
 
@@ -121,10 +123,9 @@ def add(op: Op) -> Module | Node:
     """Two tensors: ``Add``. A tensor plus a constant (C,) after a MatMul: that ``Linear``'s bias."""
     if all(isinstance(i, Node) for i in op.ins):
         return Add()
-    x = next((i for i in op.ins if isinstance(i, Node)), None)
-    c = next((i for i in op.ins if isinstance(i, np.ndarray)), None)
-    pos = op.ins.index(x) if x is not None else 0
-    lin = getattr(x, "module", None)
+    pos = next(i for i, v in enumerate(op.ins) if isinstance(v, Node))  # list.index would compare arrays
+    x, c = op.ins[pos], op.ins[1 - pos]
+    lin = x.module
     if isinstance(lin, Linear) and lin.bias is None and op.uses[pos] == 1 and c.size == lin.out_features:
         lin.bias = Parameter(np.zeros(lin.out_features, lin.weight.dtype))
         _set(lin.bias, c, op, "the bias")
