@@ -82,7 +82,8 @@ def _import_node(onnx: Any, node: Any, values: dict[str, Any], uses: Counter, na
     """
     ins = [values.get(t) if t else None for t in node.input]
     missing = [t for t, v in zip(node.input, ins) if t and t not in values]
-    where = f"mg.onnx.load: node {node.name!r} ({node.op_type})"
+    label = node.name or (node.output[0] if node.output else "")  # names are optional in ONNX
+    where = f"mg.onnx.load: node {label!r} ({node.op_type})"
     if missing:
         raise ConversionError(f"{where}: input(s) {missing} are produced by no earlier node")
     attrs = _attrs(onnx, node)
@@ -90,7 +91,10 @@ def _import_node(onnx: Any, node: Any, values: dict[str, Any], uses: Counter, na
         values[node.output[0]] = shape_of(ins[0].shape, attrs)
         return
     if not any(isinstance(v, Node) for v in ins):
-        value = fold(node.op_type, ins, attrs)
+        try:
+            value = fold(node.op_type, ins, attrs)
+        except (ValueError, IndexError, TypeError, KeyError) as exc:
+            raise ConversionError(f"{where}: could not evaluate it on its constant inputs ({exc})") from None
         if value is None:
             raise ConversionError(f"{where}: operator {node.op_type} on constants is not supported")
         values[node.output[0]] = value
@@ -103,14 +107,14 @@ def _import_node(onnx: Any, node: Any, values: dict[str, Any], uses: Counter, na
     extra = [t for t in node.output[1:] if t and uses[t]]
     if extra:
         raise ConversionError(f"{where}: its extra output(s) {extra} are used; minigrad's module has one output")
-    op = Op(node.op_type, node.name or node.output[0], attrs, ins, [uses[t] for t in node.input], **context)
+    op = Op(node.op_type, label, attrs, ins, [uses[t] for t in node.input], **context)
     result = importer(op)
     if not isinstance(result, Node):
         try:
             result = result(*(v for v in ins if isinstance(v, Node)))
         except (GraphError, ShapeError) as exc:
             raise ConversionError(f"{where}: {exc}") from None
-        result.name = names(node.name or node.output[0], node.op_type)
+        result.name = names(label, node.op_type)
     values[node.output[0]] = result
 
 
