@@ -191,3 +191,34 @@ def test_inputs_without_a_static_shape_are_refused(tmp_path):
     onnx.save(h.make_model(graph, opset_imports=[h.make_opsetid("", 17)], ir_version=8), tmp_path / "d.onnx")
     with pytest.raises(mg.ConversionError, match=r"input 'x' needs a shape \(N, \.\.\.\) static after the batch"):
         mg.onnx.load(tmp_path / "d.onnx")
+
+
+class Branchy(torch.nn.Module):
+    """A residual add, a concatenation, global pooling, LayerNorm, LeakyReLU, Tanh and Softmax: loads as a Graph."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 3, 3, padding=1)
+        self.side = torch.nn.Conv2d(3, 2, 1)
+        self.pool = torch.nn.AdaptiveAvgPool2d(1)
+        self.norm = torch.nn.LayerNorm(5)
+        self.fc = torch.nn.Linear(5, 4)
+
+    def forward(self, x):
+        h = x + torch.nn.functional.leaky_relu(self.conv(x), 0.2)  # residual
+        h = torch.cat([h, torch.tanh(self.side(h))], dim=1)  # (N, 5, H, W)
+        h = torch.flatten(self.pool(h), 1)
+        return torch.softmax(self.fc(self.norm(h)), dim=1)
+
+
+def test_a_branching_torch_model_loads_as_a_graph(tmp_path, rng):
+    torch.manual_seed(0)
+    net = Branchy().eval()
+    torch_export(net, torch.zeros(2, 3, 6, 6), tmp_path / "branchy.onnx")
+    model = mg.onnx.load(tmp_path / "branchy.onnx")
+    assert isinstance(model, mg.Graph)
+    kinds = {type(n.module).__name__ for n in model.nodes}
+    assert {"Add", "Concat", "AdaptiveAvgPool2d", "LayerNorm", "LeakyReLU", "Tanh", "Softmax"} <= kinds
+    x = rng.standard_normal((5, 3, 6, 6)).astype(np.float32)
+    with torch.no_grad():
+        assert np.abs(model(x) - net(torch.from_numpy(x)).numpy()).max() < TOL
