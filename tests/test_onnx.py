@@ -207,3 +207,18 @@ def test_load_of_every_exported_module(tmp_path, rng):
         back = mg.onnx.load(tmp_path / "m.onnx").eval()
         x = rng.standard_normal((3, *shape)).astype(np.float32)
         assert np.abs(back(x) - model(x)).max() < TOL, repr(model)
+
+
+def test_outputs_that_are_one_tensor_in_either_order(tmp_path, rng):
+    x = mg.Input(4)
+    h = mg.Linear(4, 3, rng=rng)(x)
+    h.name = "hidden"
+    dropped = mg.Dropout(0.5)(h)  # no node of its own: the same tensor as "hidden"
+    dropped.name = "dropped"
+    xs = rng.standard_normal((2, 4)).astype(np.float32)
+    for outputs in ([h, dropped], [dropped, h]):
+        graph = mg.Graph(x, outputs).eval()
+        proto = export_checked(graph, tmp_path / "g.onnx")
+        assert [o.name for o in proto.graph.output] == [o.name for o in outputs]
+        a, b = run_ort(tmp_path / "g.onnx", xs)
+        assert np.abs(a - graph(xs)[0]).max() < TOL and np.array_equal(a, b)

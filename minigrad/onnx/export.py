@@ -131,7 +131,8 @@ def _name_outputs(b: Builder, outs: list[str], names: list[str], inputs: set[str
         if t == want:
             done.append(t)
             continue
-        if t in inputs or t in done or t in (i.name for i in b.initializers):
+        shared = t in done or t in names or outs.count(t) > 1  # another output is this tensor, or wants its name
+        if shared or t in inputs or t in (i.name for i in b.initializers):
             b.nodes.append(b.onnx.helper.make_node("Identity", [t], [want], name=b.unique(f"{want}_identity")))
         else:
             b.rename(t, want)
