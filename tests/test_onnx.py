@@ -222,3 +222,11 @@ def test_outputs_that_are_one_tensor_in_either_order(tmp_path, rng):
         assert [o.name for o in proto.graph.output] == [o.name for o in outputs]
         a, b = run_ort(tmp_path / "g.onnx", xs)
         assert np.abs(a - graph(xs)[0]).max() < TOL and np.array_equal(a, b)
+
+
+def test_a_bare_layer_exports_under_its_own_keys(tmp_path, rng):
+    layer = mg.Conv2d(2, 3, 3, rng=rng)
+    proto = export_checked(layer, tmp_path / "c.onnx", (2, 5, 5))
+    assert [t.name for t in proto.graph.initializer] == ["weight", "bias"] == list(layer.state_dict())
+    x = rng.standard_normal((2, 2, 5, 5)).astype(np.float32)
+    assert np.abs(run_ort(tmp_path / "c.onnx", x)[0] - layer(x)).max() < TOL

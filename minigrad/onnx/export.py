@@ -51,13 +51,13 @@ class Builder:
         array = np.asarray(array)
         if array.dtype.kind == "f":
             array = array.astype(np.float32)
-        name = self.unique(name)
+        name = self.unique(name.lstrip("."))  # a bare layer's own keys: "weight", not ".weight"
         self.initializers.append(self.onnx.numpy_helper.from_array(array, name))
         return name
 
     def node(self, op: str, inputs: list[str], name: str, **attrs: Any) -> str:
-        """Add node ``op`` named ``name``, whose one output tensor has the same name; returns that name."""
-        name = self.unique(name)
+        """Add node ``op`` named ``name`` (``op`` lower-cased for ``""``), its one output tensor named alike."""
+        name = self.unique(name or op.lower())
         self.nodes.append(self.onnx.helper.make_node(op, inputs, [name], name=name, **attrs))
         return name
 
@@ -86,7 +86,7 @@ def emit(b: Builder, module: Module, x: list[str], shapes: list[Shape], name: st
             f"Sequential, Graph, {known}"
         )
     out_shape = tuple(module.output_shape(*shapes))
-    return [fn(b, module, x, shapes, name or type(module).__name__.lower())], [out_shape]
+    return [fn(b, module, x, shapes, name)], [out_shape]
 
 
 def _emit_graph(b: Builder, graph: Graph, x: list[str], prefix: str) -> tuple[list[str], list[Shape]]:
