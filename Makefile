@@ -7,7 +7,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 EPOCHS  ?= 30
 
-.PHONY: setup graphviz test pytest lint docs train bench clean
+.PHONY: setup graphviz test pytest lint docs train train-cnn bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -50,6 +50,12 @@ docs: setup
 # `.venv/bin/minigrad train --resume runs/nielsen --epochs 40` continues one instead.
 train: setup
 	$(BIN)/minigrad train --epochs $(EPOCHS) --out runs/nielsen --force
+
+# Nielsen's chapter-6 convolutional network (ReLU, 20 and 40 5x5 filters, 2x2 max pooling): about 99.3 %
+# in 6 epochs of SGD with momentum on a one-cycle schedule, 2-4 minutes on 2 cores (examples/mnist_cnn.py).
+train-cnn: setup
+	$(BIN)/minigrad train --model cnn --epochs 6 --batch-size 50 --lr 0.05 --momentum 0.9 --weight-decay 5e-4 \
+	  --scheduler onecycle:0.1 --out runs/cnn --force
 
 bench: setup  # quick mode, about 2 minutes (JAX joins when installed: .venv/bin/pip install jax)
 	$(BIN)/python benchmarks/bench_train.py --quick

@@ -4,6 +4,7 @@
     python benchmarks/bench_cnn.py --quick    # fewer samples, 2 rounds
     python benchmarks/bench_cnn.py --profile  # minigrad's step layer by layer (best of 30)
     python benchmarks/bench_cnn.py --threads 1  # every peer on one thread (a machine shared with other jobs)
+    python benchmarks/bench_cnn.py --memory-epochs 1  # peak memory of `minigrad train --model cnn`, real MNIST
 
 The network: Conv2d(1, 20, 5) -> ReLU -> MaxPool2d(2) -> Conv2d(20, 40, 5) -> ReLU -> MaxPool2d(2) ->
 Flatten -> Linear(640, 100) -> ReLU -> Linear(100, 10), mean softmax cross-entropy, plain SGD (lr ``LR``),
@@ -404,6 +405,12 @@ def argument_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--out", default="runs/bench")
     parser.add_argument("--profile", action="store_true", help="only time minigrad's layers, one by one")
+    parser.add_argument(
+        "--memory-epochs",
+        type=int,
+        default=0,
+        help="only measure the peak memory of `minigrad train --model cnn --batch-size 50` for this many epochs",
+    )
     return parser
 
 
@@ -415,6 +422,10 @@ def main(argv: list[str] | None = None) -> dict:
     args.batch = args.batch or [10, 64]
     args.rounds = args.rounds or (2 if args.quick else 5)
     args.samples = args.samples or (640 if args.quick else 2_560)
+    if args.memory_epochs:  # the whole of real training: data, activations of a batch, checkpoints
+        memory = bench_train.training_memory(args.memory_epochs, ("--model", "cnn", "--batch-size", "50"))
+        print("training memory:", memory)
+        return {"training_memory": memory}
     if args.profile:
         for batch in args.batch:
             parts = profile_layers(batch)

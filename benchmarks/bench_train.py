@@ -560,13 +560,13 @@ def import_time() -> dict:
     return out
 
 
-def training_memory(epochs: int) -> dict:
-    """Peak resident memory of `minigrad train` (real MNIST) in a child process, and the data's size."""
+def training_memory(epochs: int, options: tuple[str, ...] = ()) -> dict:
+    """Peak resident memory of `minigrad train OPTIONS` (real MNIST) in a child process, and the data's size."""
     # VmHWM is the peak resident size of this address space; ru_maxrss would include the
     # parent's size from before exec.
     code = (
         "import sys, minigrad.cli as c; "
-        f"rc = c.main(['train', '--epochs', '{epochs}', '--out', sys.argv[1], '--no-progress']); "
+        f"rc = c.main(['train', '--epochs', '{epochs}', '--out', sys.argv[1], '--no-progress', *{list(options)!r}]); "
         "print('PEAK', open('/proc/self/status').read().split('VmHWM:')[1].split()[0])"
     )
     import tempfile
@@ -583,6 +583,7 @@ def training_memory(epochs: int) -> dict:
     data_mb = 70_000 * 784 * 4 / 2**20
     return {
         "epochs": epochs,
+        "options": list(options),
         "peak_rss_mb": peak_kb / 1024,
         "float32_dataset_mb": data_mb,
         "epoch_seconds": epoch_seconds,

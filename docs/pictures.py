@@ -36,7 +36,21 @@ def main() -> None:
     loss(deep(np.random.default_rng(0).standard_normal((32, 20))), np.arange(32) % 10)
     deep.backward(loss.backward())
     render(mg.draw(deep, loss=loss, gradients=True), img / "vanishing.svg")
+
+    cnn_pictures(img)
     print("wrote", sorted(p.name for p in img.glob("*.svg")))
+
+
+def cnn_pictures(img: Path) -> None:
+    """Nielsen's chapter-6 network: its layer graph, and its backward on 100 MNIST images at initialisation."""
+    cnn = mg.models.nielsen_cnn(rng=0)
+    loss = mg.SoftmaxCrossEntropy()
+    render(mg.draw(cnn, (1, 28, 28), loss=loss), img / "cnn.svg")
+    (x, y), _ = mg.datasets.mnist(shape="image")
+    cnn.retain_grad()
+    loss(cnn(x[:100]), y[:100])
+    cnn.backward(loss.backward())
+    render(mg.draw(cnn, (1, 28, 28), loss=loss, gradients=True), img / "cnn-backward.svg")
 
 
 if __name__ == "__main__":

@@ -4,8 +4,8 @@ import minigrad as mg
 model = mg.Sequential(mg.Linear(784, 30), mg.Sigmoid(), mg.Linear(30, 10))
 """
 
-from . import datasets, interop, onnx, optim  # interop, onnx: import torch / onnx only when used
-from .callbacks import BestModel, Callback, EarlyStopping
+from . import datasets, interop, models, onnx, optim  # interop, onnx: import torch / onnx only when used
+from .callbacks import BestModel, Callback, EarlyStopping, GradientNormRecorder
 from .containers import Sequential
 from .data import batches
 from .errors import (
@@ -75,6 +75,7 @@ __all__ = [
     "Flatten",
     "GradcheckError",
     "GradcheckReport",
+    "GradientNormRecorder",
     "Graph",
     "GraphError",
     "History",
@@ -115,11 +116,12 @@ __all__ = [
     "fit",
     "gradcheck",
     "get_default_dtype",
+    "interop",
     "load",
     "load_checkpoint",
     "lr_scheduler",
     "manual_seed",
-    "interop",
+    "models",
     "onnx",
     "optim",
     "save",

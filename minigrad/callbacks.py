@@ -1,7 +1,9 @@
-"""Callbacks for :func:`~minigrad.training.fit`: early stopping and keeping the best weights, as in Keras.
+"""Callbacks for :func:`~minigrad.training.fit`: early stopping, keeping the best weights (as in Keras),
+and recording gradient norms.
 
 A callback is either a plain function ``cb(epoch, history, model)`` (called after each
 recorded epoch), or a :class:`Callback` whose hooks ``on_train_begin(history, model)``,
+``on_after_backward(history, model)`` (every step, PyTorch Lightning's name),
 ``on_epoch_end(epoch, history, model)`` and ``on_train_end(history, model)`` fit calls;
 setting ``self.stop_training = True`` ends training after the current epoch.
 
@@ -28,6 +30,9 @@ class Callback:
 
     def on_train_begin(self, history: History, model: Module) -> None:
         pass
+
+    def on_after_backward(self, history: History, model: Module) -> None:
+        """Each step, after ``model.backward``: the ``.grad`` are the batch's, not yet clipped nor applied."""
 
     def on_epoch_end(self, epoch: int, history: History, model: Module) -> None:
         pass
@@ -134,6 +139,69 @@ class BestModel(_Monitor):
         if self.restore and self.best_state is not None:
             model.load_state_dict(self.best_state)
             history.meta["restored_best_epoch"] = self.best_epoch
+
+
+class GradientNormRecorder(Callback):
+    """Record the norm of each parameter's gradient, after each step's backward and before the step.
+
+    Into ``history.gradient_norms[name]``, one value per epoch: the mean over the epoch's steps
+    of ``||dL/dp||`` (the ``norm_type``-norm of the whole gradient array), where ``L`` is the
+    batch's loss as the loss reduces it (the mean over the batch by default). With one full
+    batch per epoch it is the norm of the gradient of the cost on the whole training data: for
+    the bias of layer ``l``, Nielsen's speed of learning ``||delta^l||`` (chapter 5). With
+    ``per_step=True`` each step's norm is also kept, in ``history.step_gradient_norms[name]``.
+
+    ``names`` are names from ``model.named_parameters()`` (``"0.bias"``), or ``None`` for every
+    parameter. The gradient is read before ``fit``'s ``clip_grad_norm`` and before the optimizer
+    adds weight decay: the loss's own gradient. A parameter that got no gradient counts 0.
+    Opt-in: it costs one pass over every recorded gradient per step.
+    """
+
+    def __init__(self, names: list[str] | None = None, norm_type: float = 2.0, per_step: bool = False) -> None:
+        if names is not None and (isinstance(names, str) or not all(isinstance(n, str) for n in names)):
+            raise HyperParameterError(f"GradientNormRecorder: names must be a list of parameter names, got {names!r}")
+        nt = norm_type
+        if isinstance(nt, bool) or not isinstance(nt, (int, float)) or math.isnan(nt) or nt <= 0:
+            raise HyperParameterError(f"GradientNormRecorder: norm_type must be > 0 or float('inf'), got {nt!r}")
+        self.names = None if names is None else list(dict.fromkeys(names))  # each name once
+        self.norm_type, self.per_step = float(norm_type), bool(per_step)
+        self._params: list[tuple[str, Any]] = []
+        self._sums: dict[str, float] = {}
+        self._steps = 0
+
+    def on_train_begin(self, history: History, model: Module) -> None:
+        named = dict(model.named_parameters())
+        names = list(named) if self.names is None else self.names
+        unknown = [n for n in names if n not in named]
+        if unknown:
+            raise ConfigError(f"GradientNormRecorder: the model has no parameter {unknown}; it has {list(named)}")
+        self._params = [(n, named[n]) for n in names]
+        self._sums, self._steps = dict.fromkeys(names, 0.0), 0
+        for name in names:  # an extended history recorded without this parameter: NaN for its epochs
+            values = history.gradient_norms.setdefault(name, [])
+            values.extend([math.nan] * (history.epochs - len(values)))
+
+    def on_after_backward(self, history: History, model: Module) -> None:
+        for name, p in self._params:
+            norm = self.norm(p.grad) if p.has_grad else 0.0  # reading .grad would mark it as written
+            self._sums[name] += norm
+            if self.per_step:
+                history.step_gradient_norms.setdefault(name, []).append(norm)
+        self._steps += 1
+
+    def on_epoch_end(self, epoch: int, history: History, model: Module) -> None:
+        for name, total in self._sums.items():
+            history.gradient_norms[name].append(total / self._steps if self._steps else math.nan)
+        self._sums, self._steps = dict.fromkeys(self._sums, 0.0), 0
+
+    def norm(self, grad: np.ndarray) -> float:
+        """The ``norm_type``-norm of ``grad`` as one vector, summed in float64."""
+        g = np.abs(grad.astype(np.float64, copy=False)).ravel()
+        if math.isinf(self.norm_type):
+            return float(g.max()) if g.size else 0.0
+        if self.norm_type == 2.0:
+            return math.sqrt(float(g @ g))
+        return float(np.sum(g**self.norm_type) ** (1.0 / self.norm_type))
 
 
 def call(callback: Any, hook: str, epoch: int, history: History, model: Module) -> bool:

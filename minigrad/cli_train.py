@@ -254,8 +254,9 @@ def _resumed_args(args: argparse.Namespace, given: set[str]) -> tuple[argparse.N
         if getattr(args, dest) != saved.get(dest):
             flag = "--" + dest.replace("_", "-")
             raise UsageError(f"{flag} cannot change when resuming (the run has {saved.get(dest)!r}); start a new run")
-    merged = {**saved, **{k: getattr(args, k) for k in given & RESUMABLE}, "out": str(run_dir), "resume": None}
-    merged["force"] = False
+    # a run from before --model existed is an mlp
+    merged = {"model": "mlp", **saved, **{k: getattr(args, k) for k in given & RESUMABLE}}
+    merged |= {"out": str(run_dir), "resume": None, "force": False}
     new = argparse.Namespace(**merged)
     if new.epochs <= ckpt.history.epochs:
         raise UsageError(f"--epochs is the total: {run_dir} already holds {ckpt.history.epochs} epoch(s)")

@@ -244,7 +244,7 @@ def col2im(
         rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
         for j in range(kw):
             dxt[:, rows, j * dw : j * dw + sw * (ow - 1) + 1 : sw] += dcols[:, i, j]
-    return np.ascontiguousarray(dxt[:, top : h - bottom, left : w - right].transpose(3, 0, 1, 2))
+    return dxt[:, top : h - bottom, left : w - right].transpose(3, 0, 1, 2)  # NCHW view of batch-last memory
 
 
 def pool_windows(
@@ -336,8 +336,8 @@ def max_pool_tiled(x: np.ndarray, kernel: tuple[int, int]) -> tuple[np.ndarray, 
     """
     kh, kw = kernel
     parts = [x[:, :, i::kh, j::kw] for i in range(kh) for j in range(kw)]
-    y = parts[0].copy()
-    arg = np.zeros(y.shape, dtype=np.int8)
+    y = parts[0].copy(order="K")  # "K": in the input's memory order (batch-last after a Conv2d)
+    arg = np.zeros_like(y, dtype=np.int8)
     for k in range(1, len(parts)):
         better = np.greater(parts[k], y)  # strictly: on a tie the earlier offset stays
         np.copyto(arg, np.int8(k), where=better)
@@ -358,7 +358,7 @@ def max_pool_tiled_backward(g: np.ndarray, arg: np.ndarray, kernel: tuple[int, i
     """
     kh, kw = kernel
     n, c, oh, ow = g.shape
-    dx = np.empty((n, c, oh * kh, ow * kw), dtype=g.dtype)
+    dx = np.empty_like(arg, dtype=g.dtype, shape=(n, c, oh * kh, ow * kw))  # the forward input's memory order
     for i in range(kh):
         for j in range(kw):
             np.multiply(g, arg == i * kw + j, out=dx[:, :, i::kh, j::kw])

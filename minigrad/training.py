@@ -111,7 +111,9 @@ def fit(
     ``.history``). Ctrl-C stops cleanly after the current batch and returns the history.
 
     ``callbacks``: plain functions ``cb(epoch, history, model)`` or :class:`~minigrad.callbacks.Callback`
-    objects (e.g. ``EarlyStopping``), run in order after each epoch is recorded.
+    objects (e.g. ``EarlyStopping``), run in order after each epoch is recorded; a Callback's
+    ``on_after_backward`` runs every step, between backward and clipping
+    (``GradientNormRecorder`` records gradient norms there).
     ``scheduler`` is stepped after each epoch is recorded, before the callbacks;
     ``ReduceLROnPlateau`` is given ``val_loss`` (``loss`` without validation data), and
     ``OneCycleLR`` is stepped after every batch instead, as it is meant to be.
@@ -129,6 +131,7 @@ def fit(
     callbacks = list(callbacks) + _best_keeper(restore_best, validation)
     for cb in callbacks:
         call(cb, "on_train_begin", 0, hist, model)
+    run.set_after_backward(hist, callbacks)
     with _StopOnInterrupt() as stop:
         _epochs(run, hist, x, y, epochs, batch_size, validation, get_rng(rng), callbacks, stop)
     for cb in callbacks:
@@ -180,6 +183,16 @@ class _Run:
         self.scheduler: LRScheduler | None = None
         self.batch_scheduler = False
         self.clip: float | None = None
+        self.history: History | None = None
+        self.after_backward: list[Callback] = []
+
+    def set_after_backward(self, hist: History, callbacks: Sequence[Any]) -> None:
+        """The callbacks whose ``on_after_backward`` does something: only they are called every step."""
+        base = Callback.on_after_backward
+        self.history = hist
+        self.after_backward = [
+            cb for cb in callbacks if isinstance(cb, Callback) and type(cb).on_after_backward is not base
+        ]
 
     def set_step_options(self, scheduler: LRScheduler | None, clip: float | None) -> None:
         if scheduler is not None and not isinstance(scheduler, LRScheduler):
@@ -204,6 +217,8 @@ class _Run:
         self.optimizer.zero_grad()
         value = self.loss(self.model(xb), yb)
         self.model.backward(self.loss.backward())
+        for cb in self.after_backward:
+            cb.on_after_backward(self.history, self.model)  # type: ignore[arg-type]
         if self.clip is not None:
             clip_grad_norm_(self.optimizer._params(), self.clip)
         self.optimizer.step()

@@ -99,6 +99,25 @@ def test_train_other_losses_and_optimizers(tmp_path, data_dir, loss, opt, capsys
     assert "100 training" in capsys.readouterr().out
 
 
+def test_train_cnn_then_eval_summary_draw_on_images(tmp_path, data_dir, capsys):
+    out = tmp_path / "cnn"
+    args = ["train", "--model", "cnn", "--data-dir", str(data_dir), "--epochs", "2", "--batch-size", "16"]
+    assert main(args + ["--out", str(out), "--no-progress", "--limit", "128", "--seed", "3"]) == 0
+    text = capsys.readouterr().out
+    assert "128 training" in text and "Epoch 2: loss" in text
+    meta = json.loads((out / "history.json").read_text())["meta"]
+    assert (meta["args"]["model"], meta["args"]["activation"], meta["args"]["init"]) == ("cnn", "relu", "pytorch")
+    assert meta["lr"] == 0.03
+    model = str(out / "model.npz")
+    assert main(["eval", model, "--data-dir", str(data_dir)]) == 0  # the images come as (N, 1, 28, 28)
+    assert "mnist test accuracy" in capsys.readouterr().out
+    assert main(["summary", model]) == 0
+    assert "Conv2d     (N, 20, 24, 24)" in capsys.readouterr().out
+    assert main(["draw", model, "-o", str(tmp_path / "b.gv"), "--gradients", "--data-dir", str(data_dir)]) == 0
+    picture = (tmp_path / "b.gv").read_text()
+    assert "input (N, 1, 28, 28)" in picture and "kernel_size=(5, 5)" in picture and "|g| " in picture
+
+
 @pytest.mark.parametrize(
     "args,message",
     [

@@ -212,3 +212,33 @@ def test_gradcheck_of_a_small_cnn_through_pooling_and_a_loss():
     )
     report = mg.gradcheck(net, rng.standard_normal((2, 2, 6, 6)), np.array([0, 2]), loss=mg.SoftmaxCrossEntropy())
     assert report.ok and [c.name for c in report.checks][:3] == ["input", "0.weight", "0.bias"]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: mg.ReLU(),
+        lambda: mg.MaxPool2d(2),
+        lambda: mg.MaxPool2d(3, stride=2, padding=1),
+        lambda: mg.AvgPool2d(2),
+        lambda: mg.BatchNorm2d(4),
+        lambda: mg.Flatten(),
+        lambda: mg.Conv2d(4, 3, 3, padding=1, rng=0, dtype=np.float64),
+    ],
+    ids=["relu", "maxpool-tiled", "maxpool-window", "avgpool", "batchnorm", "flatten", "conv"],
+)
+def test_batch_last_memory_changes_no_number(make):
+    # Conv2d returns (N, C, H, W) indices over (C, H, W, N) memory (no transposing copy); every layer
+    # after it must compute what it computes on a C-contiguous copy of the same values (to rounding:
+    # BatchNorm2d's float32 sums run in memory order).
+    rng = np.random.default_rng(0)
+    y = mg.Conv2d(2, 4, 3, rng=0, dtype=np.float64)(rng.standard_normal((5, 2, 10, 10)))
+    assert y.shape == (5, 4, 8, 8) and not y.flags.c_contiguous and y.transpose(1, 2, 3, 0).flags.c_contiguous
+    a, b = make(), make()
+    out_a, out_b = a(y), b(np.ascontiguousarray(y))
+    tol = {"rtol": 1e-5, "atol": 1e-5} if isinstance(a, mg.BatchNorm2d) else {"rtol": 1e-13, "atol": 1e-13}
+    np.testing.assert_allclose(out_a, out_b, **tol)
+    g = rng.standard_normal(out_a.shape)
+    np.testing.assert_allclose(a.backward(g), b.backward(g.copy()), **tol)
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        np.testing.assert_allclose(pa.grad, pb.grad, **tol)

@@ -63,3 +63,10 @@ def test_custom_architecture_quick(tmp_path, monkeypatch):
 def test_one_real_mnist_epoch_reaches_90_percent():
     result = load("mnist_nielsen").main(epochs=1, progress=False)
     assert result["accuracy"] >= 0.90
+
+
+@needs_mnist
+def test_mnist_cnn_quick():
+    # one epoch on 2,000 images: well past chance (the full run's 99 % is in docs/results.md)
+    result = load("mnist_cnn").main(epochs=1, limit=2000, progress=False)
+    assert result["total"] == 10000 and result["accuracy"] > 0.7 and result["seconds"] > 0

@@ -83,6 +83,12 @@ class Conv2d(Module):
     (``kernels.col2im``: one strided add per kernel offset). The first layer of a network skips it
     (``needs_input_grad`` False), as ``Linear`` does.
 
+    **Memory order.** The GEMM writes ``y`` as (O, OH, OW, N); ``forward`` returns it as the (N, O, OH, OW)
+    *view* ``y.transpose(3, 0, 1, 2)``, not a copy: NCHW to every reader, batch-last in memory (the idea of
+    PyTorch's ``channels_last``). The next ReLU, max pooling and Conv2d keep or use that order, so the next
+    im2col and this backward's ``g.transpose(1, 2, 3, 0)`` need no transposing copy (measured: 15-20 % of
+    the chapter-6 step at batch 64); ``np.ascontiguousarray(y)`` gives the C-ordered array when one matters.
+
     ``kernel_size``, ``stride``, ``padding`` and ``dilation`` take an int or a pair (height, width);
     ``padding`` also ``"valid"`` (none) or ``"same"`` (output size = input size, stride 1 only; for an even
     ``dilation * (k - 1)`` split in two, else the extra row and column at the bottom and right, as PyTorch).
@@ -166,7 +172,7 @@ class Conv2d(Module):
         if self.bias is not None:
             y += self.bias.data[:, None, None, None]
         self._cols, self._x_shape, self._y_shape = cols, x.shape, (n, o, oh, ow)
-        return np.ascontiguousarray(y.transpose(3, 0, 1, 2))  # NCHW
+        return y.transpose(3, 0, 1, 2)  # NCHW indices over batch-last memory: no copy (see the class docstring)
 
     def backward(self, grad_output: Any) -> np.ndarray | None:
         """Add ``g2 @ cols.T`` to dL/dW and ``g.sum((0, 2, 3))`` to dL/db; return ``col2im(W2.T @ g2)``."""
