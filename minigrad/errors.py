@@ -55,6 +55,10 @@ class GraphError(MinigradError, ValueError):
     """A compute graph cannot be built as described."""
 
 
+class ConversionError(MinigradError, ValueError):
+    """A model cannot be converted to or from another format (ONNX, PyTorch): an unsupported module or operator."""
+
+
 class GradcheckError(MinigradError, AssertionError):
     """An analytic gradient disagrees with finite differences; ``.report`` has the details."""
 

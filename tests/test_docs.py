@@ -1,7 +1,8 @@
 """Every ```python block in README.md and docs/*.md runs, so the docs cannot drift from the code.
 
 Blocks of one file run in order in one namespace (later blocks may use earlier names).
-A block whose first line is ``# doc: skip`` is shown to readers but not run.
+A block whose first line is ``# doc: skip`` is shown to readers but not run; a page with the line
+``<!-- doc: needs onnx torch -->`` is skipped when one of those packages is missing.
 """
 
 from __future__ import annotations
@@ -16,12 +17,18 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("**/*.md"))]
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 
 
+NEEDS = re.compile(r"^<!-- doc: needs ([\w ]+) -->$", re.M)  # a page's optional packages: skipped without them
+
+
 def python_blocks(page: Path) -> list[str]:
     return [b for b in BLOCK.findall(page.read_text()) if not b.startswith("# doc: skip")]
 
 
 @pytest.mark.parametrize("page", [p for p in PAGES if python_blocks(p)], ids=lambda p: str(p.relative_to(ROOT)))
 def test_code_blocks_run(page, tmp_path, monkeypatch):
+    for names in NEEDS.findall(page.read_text()):
+        for name in names.split():
+            pytest.importorskip(name)
     monkeypatch.chdir(tmp_path)  # blocks that write files write them here
     namespace: dict = {"__name__": f"doc:{page.name}"}
     for i, block in enumerate(python_blocks(page)):
