@@ -175,6 +175,15 @@ class Concat(Module):
         return f"axis={self.axis}"
 
 
+def _check_node(node: Any, path: set[int]) -> None:
+    """A node met while sorting the graph: a Node whose parents are Nodes, not one of its own ancestors."""
+    parents = getattr(node, "parents", None)
+    if not isinstance(node, Node) or not isinstance(parents, tuple) or not all(isinstance(p, Node) for p in parents):
+        raise GraphError(f"Graph: expected a Node whose parents are a tuple of Nodes, got {node!r} (edited .parents?)")
+    if id(node) in path:
+        raise GraphError(f"Graph: {node!r} is its own ancestor: the nodes form a cycle (edited Node.parents?)")
+
+
 def _as_nodes(x: Any, what: str) -> list[Node]:
     nodes = list(x) if isinstance(x, (list, tuple)) else [x]
     if not nodes or not all(isinstance(n, Node) for n in nodes):
@@ -222,16 +231,19 @@ class Graph(Module):
         done: set[int] = set()
         allowed = set(map(id, self.inputs))
         owner: dict[int, Node] = {}
+        path: set[int] = set()  # nodes being expanded: meeting one again is a cycle
         for out in self.outputs:
             stack: list[tuple[Node, bool]] = [(out, False)]
             while stack:
                 node, expanded = stack.pop()
                 if expanded:
+                    path.discard(id(node))
                     done.add(id(node))
                     order.append(node)
                     continue
                 if id(node) in done:
                     continue
+                _check_node(node, path)
                 if node.module is None:
                     if id(node) not in allowed:
                         raise GraphError(
@@ -246,6 +258,7 @@ class Graph(Module):
                         "module instance is not supported (its forward cache would be overwritten). Create two "
                         "modules and give the second the first's Parameters (b.weight = a.weight) to share weights."
                     )
+                path.add(id(node))
                 stack.append((node, True))
                 stack.extend((p, False) for p in reversed(node.parents) if id(p) not in done)
         used = {id(p) for n in order for p in n.parents} | set(map(id, self.outputs))

@@ -140,6 +140,7 @@ class SoftmaxCrossEntropy(Loss):
             total, probs, self._target = softmax_cross_entropy(z, self._class_indices(z, t))
         else:
             y = self._dense(z, t, "probabilities")
+            self._check_distributions(y)
             m = z.max(axis=1, keepdims=True)
             e = np.exp(z - m)
             s = e.sum(axis=1, keepdims=True)
@@ -159,6 +160,20 @@ class SoftmaxCrossEntropy(Loss):
         if target.ndim == 1:  # flat positions of the labels: y is one-hot, subtract 1 there
             return softmax_cross_entropy_backward(probs, target, scale)
         return (probs - target) * scale
+
+    def _check_distributions(self, y: np.ndarray) -> None:
+        """Probability targets (N, C) must be distributions: each row sums to 1 (within sqrt(eps) of the dtype).
+
+        Otherwise the loss is not a cross-entropy at all (all-zero rows give 0.0, whatever the logits).
+        """
+        sums = y.sum(axis=1)
+        bad = np.flatnonzero(np.abs(sums - 1.0) > np.sqrt(np.finfo(y.dtype).eps))
+        if len(bad):
+            raise TargetError(
+                f"{self!r}: probability targets must sum to 1 in each row; row {bad[0]} sums to {sums[bad[0]]:g} "
+                f"({len(bad)} of {len(y)} rows do not). For multi-label targets use SigmoidBCE"
+            )
+
 
 class SigmoidBCE(Loss):
     """Independent sigmoids with binary cross-entropy, from the logits: multi-label classification.

@@ -36,7 +36,7 @@ class Sigmoid(_Elementwise):
 
     def forward(self, x: Any) -> np.ndarray:
         """``a = sigmoid(z)``; keeps ``a``."""
-        if type(x) is not np.ndarray or x.dtype.kind != "f":
+        if type(x) is not np.ndarray or x.dtype.kind != "f" or not x.ndim:
             x = as_batch(self, x)
         a = sigmoid(x)
         self._cache = a
@@ -121,6 +121,8 @@ class Softmax(_Elementwise):
         z = as_batch(self, x)
         if not -z.ndim <= self.dim < z.ndim:
             raise ShapeError(f"{self!r}: dim {self.dim} is out of range for an input of {describe(z)}")
+        if not z.shape[self.dim]:
+            raise ShapeError(f"{self!r}: softmax over no classes: dim {self.dim} of {describe(z)} has size 0")
         s = np.moveaxis(softmax(np.moveaxis(z, self.dim, -1)), -1, self.dim)
         self._cache = s
         return s

@@ -19,7 +19,7 @@ from ..module import Module, Parameter
 
 
 def as_batch(module: Module, x: Any, dtype: np.dtype | None = None) -> np.ndarray:
-    """``x`` as an ndarray of ``dtype`` (no copy when it already is); clear error otherwise."""
+    """``x`` as an ndarray of ``dtype`` (no copy when it already is), at least 1-D; clear error otherwise."""
     if type(x) is not np.ndarray:
         try:
             x = np.asarray(x)
@@ -27,6 +27,8 @@ def as_batch(module: Module, x: Any, dtype: np.dtype | None = None) -> np.ndarra
             raise ShapeError(f"{module!r}: expected an array, got {type(x).__name__} ({exc})") from None
     if x.dtype.kind not in "fiub":
         raise ShapeError(f"{module!r}: expected a numeric array, got dtype {x.dtype}")
+    if x.ndim == 0:  # a scalar is no batch: NumPy would hand back scalars, not arrays
+        raise ShapeError(f"{module!r}: expected a batch (N, ...) of at least 1 dimension, got the scalar {x.item()!r}")
     if dtype is not None and x.dtype != dtype:
         x = x.astype(dtype)
     elif x.dtype.kind != "f":
