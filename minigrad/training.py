@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import signal
 import time
 from collections.abc import Callable, Sequence
@@ -79,15 +80,22 @@ def evaluate(model: Module, loss: Loss, x: np.ndarray, y: np.ndarray, batch_size
 STUCK_EPOCHS = 3  # epochs without a lower training loss before stuck_warning speaks
 
 
-def stuck_warning(hist: History, classes: int, lr: Any) -> str | None:
+def stuck_warning(hist: History, classes: int, lr: Any, uniform_loss: float | None = None) -> str | None:
     """A warning when training is not learning (a learning rate far too large or too small), else None.
 
-    Two signs, read from the History after an epoch: the training accuracy is at chance
-    (at most 1.2 / ``classes`` for a single-label task of ``classes`` >= 2 classes), or the
-    training loss has not gone below its value of ``STUCK_EPOCHS`` epochs ago for that many epochs.
+    Three signs, read from the History after an epoch: the training accuracy is at chance
+    (at most 1.2 / ``classes`` for a single-label task of ``classes`` >= 2 classes); the training
+    loss is above twice ``uniform_loss``, the loss of predicting every class equally (``log C`` for
+    the mean cross-entropy), so worse than knowing nothing; or the training loss has not gone
+    below its value of ``STUCK_EPOCHS`` epochs ago for that many epochs.
     """
     losses, acc = hist.history.get("loss", []), hist.history.get("accuracy", [])
     epoch = len(losses)
+    if uniform_loss is not None and losses and losses[-1] > 2 * uniform_loss:
+        return (
+            f"epoch {epoch}: the training loss {losses[-1]:.4g} is above 2 log({classes}) = {2 * uniform_loss:.2f}, "
+            f"far worse than predicting every class equally (is lr={lr} far too large?)"
+        )
     if classes >= 2 and acc and acc[-1] <= 1.2 / classes:
         return (
             f"epoch {epoch}: training accuracy {acc[-1]:.2%} is chance level for {classes} classes; "
@@ -256,7 +264,9 @@ class _Run:
 
     def warn_if_stuck(self, hist: History) -> None:
         """One warning line per fit (also kept in ``hist.meta["warnings"]``) when training does not learn."""
-        text = stuck_warning(hist, self.classes, self.optimizer.param_groups[0].get("lr"))
+        mean_ce = isinstance(self.loss, SoftmaxCrossEntropy) and self.loss.reduction == "mean" and self.classes
+        uniform = math.log(self.classes) if mean_ce else None
+        text = stuck_warning(hist, self.classes, self.optimizer.param_groups[0].get("lr"), uniform)
         if text is not None and not self.warned:
             self.warned = True
             hist.meta.setdefault("warnings", []).append(text)
