@@ -1,4 +1,4 @@
-"""``Linear``, the affine layer, and ``as_batch``, the input check every layer shares.
+"""``Linear``, the affine layer, and ``as_batch`` and ``as_axis``, the input checks every layer shares.
 
 ``Linear`` is the model to copy when writing a layer: the math of the backward and the
 shapes in the docstring, forward keeps what backward needs, backward checks
@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ShapeError, describe
+from ..errors import HyperParameterError, ShapeError, describe
 from ..init import as_float_dtype, get_rng, initialise
 from ..kernels import add_batch_sum, add_matmul
 from ..module import Module, Parameter
@@ -34,6 +34,13 @@ def as_batch(module: Module, x: Any, dtype: np.dtype | None = None) -> np.ndarra
     elif x.dtype.kind != "f":
         x = x.astype(np.float64)
     return x
+
+
+def as_axis(owner: str, name: str, value: Any) -> int:
+    """An axis argument (``dim``, ``axis``, ``start_dim``) as an int; HyperParameterError for a bool, float or None."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise HyperParameterError(f"{owner}: {name} must be an int (an axis), got {value!r}")
+    return int(value)
 
 
 class Linear(Module):
