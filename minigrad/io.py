@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from . import init as _init
-from .errors import CheckpointError, MinigradError, describe
+from .errors import ArgumentTypeError, CheckpointError, MinigradError, describe
 from .files import atomic_write, remove_stale_temporaries
 from .history import History
 from .module import Module, build_module
@@ -77,6 +77,10 @@ def save(
 
     The write is atomic: a crash half-way leaves any previous file at ``path`` intact.
     """
+    for name, value, kind in (("model", model, Module), ("optimizer", optimizer, Optimizer),
+                              ("history", history, History), ("loss", loss, Module)):  # fmt: skip
+        if value is not None and not isinstance(value, kind) or (name == "model" and value is None):
+            raise ArgumentTypeError(f"save: {name} must be a {kind.__name__}, got {type(value).__name__}")
     meta: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,

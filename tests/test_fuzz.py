@@ -240,7 +240,7 @@ def test_load_takes_any_archive(tmp_path_factory, data):
         name = data.draw(st.sampled_from(sorted(members)))
         how = data.draw(st.sampled_from(["json", "json", "json", "array", "bytes", "cut", "drop", "rename"]))
         if how == "json" and name in ("__meta__.npy", "__history__.npy"):
-            text = str(np.lib.format.read_array(io.BytesIO(members[name])))
+            text = str(np.lib.format.read_array(io.BytesIO(MEMBERS[name])))  # the real one, mutated afresh
             members[name] = npy(np.array(json.dumps(mutate_json(json.loads(text), data))))
         elif how == "array":
             members[name] = npy(data.draw(arrays()))
@@ -280,3 +280,35 @@ def ours_or_raise(call, *args):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return call(*args)
+
+
+STATE_VALUES = arrays() | ODD
+STATE_KEYS = st.sampled_from(["weight", "bias", "0.weight", "x", 1, None])
+
+
+@FUZZ
+@given(MODULES, st.dictionaries(STATE_KEYS, STATE_VALUES, max_size=3) | ODD, st.booleans())
+def test_load_state_dict_takes_anything(module, state, strict):
+    before = {k: v.copy() for k, v in module.state_dict().items()}
+    if ours(module.load_state_dict, state, strict) is None and isinstance(state, dict):
+        for key, value in module.state_dict().items():  # refused or partly taken: never torn
+            assert value.shape == before[key].shape and value.dtype == before[key].dtype
+
+
+@FUZZ
+@given(st.sampled_from(["sgd", "adam", "rmsprop", "adagrad"]), JSON_VALUES, st.data())
+def test_optimizer_load_state_dict_takes_anything(name, junk, data):
+    net = mg.Linear(3, 2, rng=0)
+    opt = {"sgd": mg.SGD, "adam": mg.Adam, "rmsprop": mg.RMSprop, "adagrad": mg.Adagrad}[name](net.parameters(), lr=0.1)
+    net(np.ones((2, 3), np.float32))
+    net.backward(np.ones((2, 2), np.float32))
+    opt.step()
+    state = opt.state_dict()
+    where = data.draw(st.sampled_from(["state", "param_groups", "entry", "whole"]))
+    if where == "whole":
+        state = junk
+    elif where == "entry" and state["state"]:
+        state["state"][0][data.draw(st.sampled_from(sorted(state["state"][0])))] = data.draw(STATE_VALUES)
+    else:
+        state[where] = junk
+    ours(opt.load_state_dict, state)

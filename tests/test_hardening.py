@@ -286,3 +286,20 @@ def test_cli_eval_of_a_file_that_is_no_checkpoint(tmp_path, capsys, name, conten
     err = capsys.readouterr().err
     assert f"not a minigrad checkpoint (mg.save writes a .npz zip archive; this file is {kind})" in err
     assert "pickle" not in err and name in err
+
+
+@pytest.mark.parametrize("kwargs", [{"model": 5}, {"optimizer": 3}, {"history": {}}, {"loss": "ce"}])
+def test_save_checks_what_it_is_given(tmp_path, kwargs):
+    args = {"model": mg.Linear(2, 2), **kwargs}
+    with pytest.raises(ArgumentTypeError, match=f"save: {next(iter(kwargs))} must be a"):
+        mg.save(args.pop("model"), tmp_path / "m.npz", **args)
+    assert not list(tmp_path.iterdir())
+
+
+def test_history_load_of_a_file_that_is_no_history(tmp_path):
+    for text in ("not json", "[1, 2]", '{"history": {"loss": "low"}}'):
+        (tmp_path / "h.json").write_text(text)
+        with pytest.raises(mg.CheckpointError, match="not a minigrad History JSON file"):
+            mg.History.load(tmp_path / "h.json")
+    with pytest.raises(mg.CheckpointError, match="not a minigrad History"):
+        mg.History.load(tmp_path / "missing.json")
