@@ -49,6 +49,14 @@ class Loss(Module):
             raise ShapeError(f"{self!r}: got an empty batch {describe(z)}: a loss needs at least one example")
         return z
 
+    def _as_target(self, t: Any) -> np.ndarray:
+        if type(t) is np.ndarray:
+            return t
+        try:
+            return np.asarray(t)
+        except (TypeError, ValueError) as exc:  # a ragged list
+            raise TargetError(f"{self!r}: targets must be an array (or a list convertible to one) ({exc})") from None
+
     def _class_indices(self, z: np.ndarray, t: np.ndarray) -> np.ndarray:
         """Class-index targets (N,) checked against logits (N, C): integers in [0, C)."""
         if t.dtype.kind not in "iu":
@@ -63,7 +71,7 @@ class Loss(Module):
 
     def _dense(self, z: np.ndarray, t: Any, what: str, unit_range: bool = True) -> np.ndarray:
         """Targets as a float array shaped like ``z``; class indices become one-hot rows."""
-        t = np.asarray(t)
+        t = self._as_target(t)
         if t.ndim == 1:
             idx = self._class_indices(z, t)
             y = np.zeros_like(z)
@@ -135,7 +143,7 @@ class SoftmaxCrossEntropy(Loss):
     def forward(self, input: Any, target: Any) -> float:
         """Mean (or sum) cross-entropy of ``softmax(input)`` against ``target``; keeps the probabilities."""
         z = self._logits(input)
-        t = target if type(target) is np.ndarray else np.asarray(target)
+        t = self._as_target(target)
         if t.ndim == 1:
             total, probs, self._target = softmax_cross_entropy(z, self._class_indices(z, t))
         else:

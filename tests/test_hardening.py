@@ -303,3 +303,19 @@ def test_history_load_of_a_file_that_is_no_history(tmp_path):
             mg.History.load(tmp_path / "h.json")
     with pytest.raises(mg.CheckpointError, match="not a minigrad History"):
         mg.History.load(tmp_path / "missing.json")
+
+
+@pytest.mark.parametrize("loss", [mg.SoftmaxCrossEntropy(), mg.SigmoidBCE(), mg.QuadraticCost()], ids=repr)
+def test_a_ragged_target_list_is_a_target_error(loss):  # found by tests/test_fuzz.py
+    with pytest.raises(mg.TargetError, match="targets must be an array"):
+        loss(np.ones((2, 2)), [[1.0, 0.0], [1.0]])
+
+
+def test_fuzz_findings_in_constructors_are_our_errors():
+    with pytest.raises(mg.HyperParameterError, match="negative_slope must be a finite number"):
+        mg.LeakyReLU(None)
+    for make in (lambda: mg.Flatten(None), lambda: mg.Softmax(0.5), lambda: mg.Concat("1")):
+        with pytest.raises(mg.HyperParameterError, match="must be an int"):
+            make()
+    with pytest.raises(mg.GraphError, match="shape must be positive ints, got None"):
+        mg.Input(None)
