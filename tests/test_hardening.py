@@ -319,3 +319,43 @@ def test_fuzz_findings_in_constructors_are_our_errors():
             make()
     with pytest.raises(mg.GraphError, match="shape must be positive ints, got None"):
         mg.Input(None)
+
+
+@pytest.mark.parametrize("args", [["a", "list"], {"dataset": "cifar"}, {"dataset": 5}])
+def test_cli_eval_distrusts_the_history_of_a_checkpoint(tmp_path, capsys, args):
+    hist = mg.History(meta={"args": args})
+    path = mg.save(mg.Sequential(mg.Linear(784, 10)), tmp_path / "m.npz", history=hist)
+    code = main(["eval", str(path), "--data-dir", str(tmp_path / "none")])
+    err = capsys.readouterr().err
+    assert code == 1 and err.startswith("minigrad: error:") and err.count("\n") == 1
+
+
+IMAGES = (np.ones((2, 2, 4, 4)),)
+EVERY_LAYER = {
+    **{name: (make, inputs) for name, make, inputs in BACKWARDS},
+    "Linear": (lambda: mg.Linear(3, 2), (np.ones((2, 3)),)),
+    "Conv2d": (lambda: mg.Conv2d(2, 3, 3), IMAGES),
+    "MaxPool2d": (lambda: mg.MaxPool2d(2), IMAGES),
+    "AvgPool2d": (lambda: mg.AvgPool2d(2), IMAGES),
+    "AdaptiveAvgPool2d": (lambda: mg.AdaptiveAvgPool2d(1), IMAGES),
+    "BatchNorm1d": (lambda: mg.BatchNorm1d(3), (np.ones((2, 3)),)),
+    "BatchNorm2d": (lambda: mg.BatchNorm2d(2), IMAGES),
+    "LayerNorm": (lambda: mg.LayerNorm(3), (np.ones((2, 3)),)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EVERY_LAYER))
+def test_every_layer_refuses_a_gradient_of_another_shape_than_its_output(name):
+    from minigrad.module import MODULE_TYPES
+
+    layers = {n for n, c in MODULE_TYPES.items() if c.__module__ in ("minigrad.graph",) or
+              c.__module__.startswith("minigrad.layers")} - {"Graph"}  # fmt: skip
+    assert {n for n in layers if not n.startswith("_")} <= {n.split()[0] for n in EVERY_LAYER}
+    make, inputs = EVERY_LAYER[name]
+    module = make()
+    out = module(*inputs)
+    for bad in (np.ones((out.shape[0] + 1, *out.shape[1:])), np.ones(out.shape + (1,)), out.ravel()):
+        with pytest.raises(mg.ShapeError, match="backward expected"):
+            module.backward(bad)
+    got = module.backward(np.ones_like(out))  # and the right shape passes
+    assert [g.shape for g in (got if isinstance(got, tuple) else (got,))] == [x.shape for x in inputs]
