@@ -1,6 +1,6 @@
 """The seed's training example: Nielsen's ``Network([784, 30, 10])`` on MNIST by mini-batch SGD.
 
-    python examples/mnist_nielsen.py            # 30 epochs, about 20 s on 2 cores
+    python examples/mnist_nielsen.py            # 30 epochs (the time varies 3-4x between machines)
     python examples/mnist_nielsen.py --quick    # 1 epoch on 5,000 images
 
 Sigmoid hidden layer, softmax + cross-entropy output (so the output error is

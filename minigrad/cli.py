@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from .cli_train import DATASETS, UsageError, add_train_arguments, cmd_train, data_shape, input_shape, render
-from .errors import MinigradError
+from .errors import CheckpointError, MinigradError
 from .io import Checkpoint, load_checkpoint
 from .losses import Loss, SoftmaxCrossEntropy
 from .module import Module
@@ -79,9 +79,13 @@ def _shape(model: Module) -> tuple[int, ...]:
 def cmd_eval(args: argparse.Namespace) -> int:
     ckpt = _open(args.model)
     loss = ckpt.loss if isinstance(ckpt.loss, Loss) else SoftmaxCrossEntropy()
-    trained = (ckpt.history.meta.get("args", {}) if ckpt.history else {}) or {}
+    trained = ckpt.history.meta.get("args") if ckpt.history else None
+    trained = trained if isinstance(trained, dict) else {}  # the file's own word: untrusted, like the rest of it
     dataset = args.dataset or trained.get("dataset") or "mnist"
+    if dataset not in DATASETS:
+        raise CheckpointError(f"{args.model}: its history names the dataset {dataset!r:.40}; give --dataset")
     data_dir = args.data_dir if args.data_dir or args.dataset else trained.get("data_dir")
+    data_dir = data_dir if isinstance(data_dir, str) else None
     _, (xt, yt) = DATASETS[dataset](data_dir, shape=data_shape(ckpt.model))
     res = evaluate(ckpt.model, loss, xt, yt)
     print(

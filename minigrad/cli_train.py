@@ -155,8 +155,8 @@ def add_train_arguments(t: argparse.ArgumentParser) -> None:
 
 def _check_train_options(args: argparse.Namespace) -> float:
     """Reject impossible options before any data is read; returns the learning rate to use."""
-    for name in ("epochs", "batch_size"):
-        if getattr(args, name) < 1:
+    for name in ("epochs", "batch_size", "limit"):
+        if getattr(args, name, None) is not None and getattr(args, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     cnn = args.model == "cnn"
     args.activation = args.activation or ("relu" if cnn else "sigmoid")
@@ -212,6 +212,8 @@ def render(dot: Any, output: Path) -> Path:
     import graphviz
 
     fmt = output.suffix.lstrip(".").lower() or "svg"
+    if fmt not in ("gv", "dot") and fmt not in graphviz.FORMATS:
+        raise UsageError(f"cannot draw to {output}: {fmt!r} is not a graphviz format; use .svg, .png, .pdf or .gv")
     output.parent.mkdir(parents=True, exist_ok=True)
     if fmt in ("gv", "dot"):
         output.write_text(dot.source)
@@ -287,7 +289,7 @@ def _prepare(args: argparse.Namespace, given: set[str]):
     shape = "image" if args.model == "cnn" else "flat"
     data = DATASETS[args.dataset](args.data_dir, validation=True, shape=shape)
     x, y = data[0]
-    if args.limit:
+    if args.limit is not None:
         x, y = x[: args.limit], y[: args.limit]
     steps = -(-len(x) // args.batch_size)
     for path in stale:  # --force: no file of the old run may pass for one of the new

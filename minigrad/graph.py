@@ -19,7 +19,7 @@ import numpy as np
 
 from .containers import annotate
 from .errors import GraphError, ShapeError, describe
-from .layers import as_batch
+from .layers import as_axis, as_batch
 from .module import Module, Symbolic, build_module
 
 
@@ -71,10 +71,10 @@ def _source(node: Node) -> str:
 
 def Input(shape: int | tuple[int, ...], name: str | None = None) -> Node:  # noqa: N802 (reads like a layer)
     """A symbolic input of ``shape`` features (the batch dimension is implicit): ``Input(784)``."""
-    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
-    if not shape or any(not isinstance(d, (int, np.integer)) or d < 1 for d in shape):
-        raise GraphError(f"Input: shape must be positive ints, got {shape}")
-    return Node(None, (), tuple(int(d) for d in shape), name)
+    dims = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+    if not dims or any(not isinstance(d, (int, np.integer)) or isinstance(d, bool) or d < 1 for d in dims):
+        raise GraphError(f"Input: shape must be positive ints, got {shape!r}")
+    return Node(None, (), tuple(int(d) for d in dims), name)
 
 
 def _same_batch(module: Module, arrays: list[np.ndarray]) -> None:
@@ -129,9 +129,9 @@ class Concat(Module):
 
     def __init__(self, axis: int = -1) -> None:
         super().__init__()
-        if axis == 0:
+        self.axis = as_axis("Concat", "axis", axis)
+        if self.axis == 0:
             raise GraphError("Concat: axis 0 is the batch axis; concatenate features (axis >= 1 or negative)")
-        self.axis = axis
         self._sizes: list[int] | None = None
         self._shape: tuple[int, ...] | None = None
 
@@ -173,6 +173,16 @@ class Concat(Module):
 
     def extra_repr(self) -> str:
         return f"axis={self.axis}"
+
+
+def _check_node(node: Any, path: set[int]) -> None:
+    """Enter a node while sorting the graph: a Node whose parents are Nodes, not one of its own ancestors."""
+    parents = getattr(node, "parents", None)
+    if not isinstance(node, Node) or not isinstance(parents, tuple) or not all(isinstance(p, Node) for p in parents):
+        raise GraphError(f"Graph: expected a Node whose parents are a tuple of Nodes, got {node!r} (edited .parents?)")
+    if id(node) in path:
+        raise GraphError(f"Graph: {node!r} is its own ancestor: the nodes form a cycle (edited Node.parents?)")
+    path.add(id(node))
 
 
 def _as_nodes(x: Any, what: str) -> list[Node]:
@@ -222,16 +232,19 @@ class Graph(Module):
         done: set[int] = set()
         allowed = set(map(id, self.inputs))
         owner: dict[int, Node] = {}
+        path: set[int] = set()  # nodes being expanded: meeting one again is a cycle
         for out in self.outputs:
             stack: list[tuple[Node, bool]] = [(out, False)]
             while stack:
                 node, expanded = stack.pop()
                 if expanded:
+                    path.discard(id(node))
                     done.add(id(node))
                     order.append(node)
                     continue
                 if id(node) in done:
                     continue
+                _check_node(node, path)
                 if node.module is None:
                     if id(node) not in allowed:
                         raise GraphError(

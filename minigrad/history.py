@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, StateError
+from .errors import CheckpointError, ConfigError, StateError
 from .files import atomic_write
+from .validate import check_history
 
 
 @dataclass
@@ -77,7 +78,13 @@ class History:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> History:
-        return cls.from_dict(json.loads(Path(path).read_text()))
+        """The History saved at ``path`` by :meth:`save`; CheckpointError for a file that is not one."""
+        try:
+            d = json.loads(Path(path).read_text())
+            check_history(d)
+        except (OSError, ValueError, RecursionError) as exc:  # CheckpointError and JSONDecodeError are ValueErrors
+            raise CheckpointError(f"{path}: not a minigrad History JSON file ({exc})") from None
+        return cls.from_dict(d)
 
     def plot(self, path: str | os.PathLike, title: str | None = None) -> Path:
         """Learning curves (loss, and accuracy when recorded) written to an image, e.g. PNG.

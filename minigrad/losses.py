@@ -49,6 +49,14 @@ class Loss(Module):
             raise ShapeError(f"{self!r}: got an empty batch {describe(z)}: a loss needs at least one example")
         return z
 
+    def _as_target(self, t: Any) -> np.ndarray:
+        if type(t) is np.ndarray:
+            return t
+        try:
+            return np.asarray(t)
+        except (TypeError, ValueError) as exc:  # a ragged list
+            raise TargetError(f"{self!r}: targets must be an array (or a list convertible to one) ({exc})") from None
+
     def _class_indices(self, z: np.ndarray, t: np.ndarray) -> np.ndarray:
         """Class-index targets (N,) checked against logits (N, C): integers in [0, C)."""
         if t.dtype.kind not in "iu":
@@ -63,7 +71,7 @@ class Loss(Module):
 
     def _dense(self, z: np.ndarray, t: Any, what: str, unit_range: bool = True) -> np.ndarray:
         """Targets as a float array shaped like ``z``; class indices become one-hot rows."""
-        t = np.asarray(t)
+        t = self._as_target(t)
         if t.ndim == 1:
             idx = self._class_indices(z, t)
             y = np.zeros_like(z)
@@ -135,11 +143,12 @@ class SoftmaxCrossEntropy(Loss):
     def forward(self, input: Any, target: Any) -> float:
         """Mean (or sum) cross-entropy of ``softmax(input)`` against ``target``; keeps the probabilities."""
         z = self._logits(input)
-        t = target if type(target) is np.ndarray else np.asarray(target)
+        t = self._as_target(target)
         if t.ndim == 1:
             total, probs, self._target = softmax_cross_entropy(z, self._class_indices(z, t))
         else:
             y = self._dense(z, t, "probabilities")
+            self._check_distributions(y)
             m = z.max(axis=1, keepdims=True)
             e = np.exp(z - m)
             s = e.sum(axis=1, keepdims=True)
@@ -159,6 +168,20 @@ class SoftmaxCrossEntropy(Loss):
         if target.ndim == 1:  # flat positions of the labels: y is one-hot, subtract 1 there
             return softmax_cross_entropy_backward(probs, target, scale)
         return (probs - target) * scale
+
+    def _check_distributions(self, y: np.ndarray) -> None:
+        """Probability targets (N, C) must be distributions: each row sums to 1 (within sqrt(eps) of the dtype).
+
+        Otherwise the loss is not a cross-entropy at all (all-zero rows give 0.0, whatever the logits).
+        """
+        sums = y.sum(axis=1)
+        bad = np.flatnonzero(np.abs(sums - 1.0) > np.sqrt(np.finfo(y.dtype).eps))
+        if len(bad):
+            raise TargetError(
+                f"{self!r}: probability targets must sum to 1 in each row; row {bad[0]} sums to {sums[bad[0]]:g} "
+                f"({len(bad)} of {len(y)} rows do not). For multi-label targets use SigmoidBCE"
+            )
+
 
 class SigmoidBCE(Loss):
     """Independent sigmoids with binary cross-entropy, from the logits: multi-label classification.

@@ -14,7 +14,7 @@ Arrays are batch-first: ``x`` has shape ``(N, features)``. ``Parameter`` lives i
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -152,7 +152,10 @@ class Module:
                     f"{self!r}: backward got grad_output None: the module after it returned no input gradient "
                     "(set its needs_input_grad = True; a network, Sequential or Graph, returns one only when asked)"
                 )
-            grad_output = np.asarray(grad_output)
+            try:
+                grad_output = np.asarray(grad_output)
+            except (TypeError, ValueError) as exc:  # a ragged list
+                raise ShapeError(f"{self!r}: backward expected an array as grad_output ({exc})") from None
             if grad_output.dtype.kind not in "fiu":
                 raise ShapeError(f"{self!r}: backward expected a numeric grad_output, got {describe(grad_output)}")
         if grad_output.shape != shape:
@@ -299,10 +302,12 @@ class Module:
         Every key, shape and dtype is checked before anything is written, so a
         mismatch leaves the module unchanged.
         """
+        where = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state, Mapping):
+            raise ArgumentTypeError(f"{where}: expected a mapping name -> array (a dict), got {type(state).__name__}")
         own = {k: (v.data if isinstance(v, Parameter) else v) for k, v in self._state_items()}
         missing = [k for k in own if k not in state]
         unexpected = [k for k in state if k not in own]
-        where = f"{type(self).__name__}.load_state_dict"
         if strict and (missing or unexpected):
             raise StateDictError(f"{where}: missing keys {missing}, unexpected keys {unexpected}")
         updates = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import signal
 import time
 from collections.abc import Callable, Sequence
@@ -11,7 +12,7 @@ import numpy as np
 
 from .callbacks import BestModel, Callback, call
 from .data import batches
-from .errors import ConfigError, HyperParameterError, NonFiniteError
+from .errors import ArgumentTypeError, ConfigError, HyperParameterError, NonFiniteError, ShapeError, describe
 from .history import History
 from .init import get_rng
 from .losses import Loss, SoftmaxCrossEntropy
@@ -35,13 +36,34 @@ def count_correct(probs: np.ndarray, target: np.ndarray, loss: Loss) -> tuple[in
     return int(np.count_nonzero((probs > 0.5) == (target > 0.5))), target.size
 
 
+def as_data(x: Any, y: Any, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, y)`` as arrays (Python lists are converted) with the same number of examples, at least one."""
+    arrays = []
+    for name, v in (("x", x), ("y", y)):
+        if type(v) is not np.ndarray:
+            try:
+                v = np.asarray(v)
+            except (TypeError, ValueError) as exc:  # a ragged list
+                raise ShapeError(f"{where}: {name} must be an array (or a list convertible to one) ({exc})") from None
+        if v.ndim == 0 or v.dtype.kind not in "fiub":
+            raise ShapeError(f"{where}: {name} must be a numeric array of examples (N, ...), got {describe(v)}")
+        arrays.append(v)
+    x, y = arrays
+    if len(x) != len(y):
+        raise ShapeError(f"{where}: x has {len(x)} examples but y has {len(y)}")
+    if not len(x):
+        raise ShapeError(f"{where}: no examples (x has {describe(x)}): nothing to train on or to measure")
+    return x, y
+
+
 def evaluate(model: Module, loss: Loss, x: np.ndarray, y: np.ndarray, batch_size: int = 250) -> dict[str, float]:
     """Loss and accuracy of ``model`` on ``(x, y)`` in eval mode (dropout off); the mode is restored.
 
-    Returns ``{"loss", "accuracy", "correct", "total"}``. ``batch_size`` bounds the memory: a layer keeps
-    its batch's intermediates (Conv2d its im2col columns: 32 MB for the chapter-6 network's second
-    convolution at 250 images, float32).
+    Returns ``{"loss", "accuracy", "correct", "total"}``. ``x`` and ``y`` hold at least one example.
+    ``batch_size`` bounds the memory: a layer keeps its batch's intermediates (Conv2d its im2col columns:
+    32 MB for the chapter-6 network's second convolution at 250 images, float32).
     """
+    x, y = as_data(x, y, "evaluate")
     was_training = model.training
     model.eval()
     total_loss, correct, total = 0.0, 0, 0
@@ -55,6 +77,39 @@ def evaluate(model: Module, loss: Loss, x: np.ndarray, y: np.ndarray, batch_size
     finally:
         model.train(was_training)
     return {"loss": total_loss / len(x), "accuracy": correct / max(total, 1), "correct": correct, "total": total}
+
+
+STUCK_EPOCHS = 3  # epochs without a lower training loss before stuck_warning speaks
+
+
+def stuck_warning(hist: History, classes: int, lr: Any, uniform_loss: float | None = None) -> str | None:
+    """A warning when training is not learning (a learning rate far too large or too small), else None.
+
+    Three signs, read from the History after an epoch: the training accuracy is at chance
+    (at most 1.2 / ``classes`` for a single-label task of ``classes`` >= 2 classes); the training
+    loss is above twice ``uniform_loss``, the loss of predicting every class equally (``log C`` for
+    the mean cross-entropy), so worse than knowing nothing; or the training loss has not gone
+    below its value of ``STUCK_EPOCHS`` epochs ago for that many epochs.
+    """
+    losses, acc = hist.history.get("loss", []), hist.history.get("accuracy", [])
+    epoch = len(losses)
+    if uniform_loss is not None and losses and losses[-1] > 2 * uniform_loss:
+        return (
+            f"epoch {epoch}: the training loss {losses[-1]:.4g} is above 2 log({classes}) = {2 * uniform_loss:.2f}, "
+            f"far worse than predicting every class equally (is lr={lr} far too large?)"
+        )
+    if classes >= 2 and acc and acc[-1] <= 1.2 / classes:
+        return (
+            f"epoch {epoch}: training accuracy {acc[-1]:.2%} is chance level for {classes} classes; "
+            f"the network is not learning (is lr={lr} far too large or too small?)"
+        )
+    k = STUCK_EPOCHS
+    if len(losses) > k and min(losses[-k:]) >= losses[-k - 1]:
+        return (
+            f"epoch {epoch}: the training loss has not fallen for {k} epochs ({losses[-k - 1]:.4f} -> "
+            f"{losses[-1]:.4f}); is lr={lr} far too large or too small?"
+        )
+    return None
 
 
 class _StopOnInterrupt:
@@ -79,6 +134,21 @@ class _StopOnInterrupt:
     def __exit__(self, *exc: Any) -> None:
         if self._old is not None:
             signal.signal(signal.SIGINT, self._old)
+
+
+def _check_fit_arguments(metrics: Sequence[str], epochs: Any, x: Any, y: Any, validation: Any):
+    """``fit``'s checks, before anything runs: ``(x, y, validation)`` as arrays."""
+    unknown = set(metrics) - {"accuracy"}
+    if unknown:
+        raise ConfigError(f"fit: unknown metric(s) {sorted(unknown)}; available: ['accuracy']")
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+        raise HyperParameterError(f"fit: epochs must be an int >= 0, got {epochs!r}")
+    x, y = as_data(x, y, "fit")
+    if validation is not None:
+        if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+            raise ArgumentTypeError(f"fit: validation must be a pair (x_val, y_val), got {type(validation).__name__}")
+        validation = as_data(*validation, "fit: validation")
+    return x, y, validation
 
 
 def fit(
@@ -122,11 +192,7 @@ def fit(
     ``restore_best=True`` keeps the weights of the epoch with the lowest ``val_loss`` in memory
     and puts them back at the end (a metric name instead of True picks another).
     """
-    unknown = set(metrics) - {"accuracy"}
-    if unknown:
-        raise ConfigError(f"fit: unknown metric(s) {sorted(unknown)}; available: ['accuracy']")
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
-        raise HyperParameterError(f"fit: epochs must be an int >= 0, got {epochs!r}")
+    x, y, validation = _check_fit_arguments(metrics, epochs, x, y, validation)
     run = _Run(model, loss, optimizer, "accuracy" in metrics, _Log(progress, verbose))
     run.set_step_options(scheduler, clip_grad_norm)
     hist = history if history is not None else History()
@@ -166,6 +232,7 @@ def _epochs(run: _Run, hist: History, x, y, epochs, batch_size, validation, shuf
             run.epoch_scheduler_step(hist)  # before the callbacks: a checkpoint then holds the stepped state
             asked_stop = any([call(cb, "on_epoch_end", epoch, hist, run.model) for cb in callbacks])
             run.log.epoch(epoch, row, val if run.track else None)
+            run.warn_if_stuck(hist)
         if stop.requested:
             hist.interrupted = True
             where = f"after epoch {epoch}" if seen == n else f"in epoch {epoch} after {seen} of {n} examples"
@@ -187,6 +254,8 @@ class _Run:
         self.clip: float | None = None
         self.history: History | None = None
         self.after_backward: list[Callback] = []
+        self.classes = 0  # classes of a single-label task (0: multi-label or unknown)
+        self.warned = False
 
     def set_after_backward(self, hist: History, callbacks: Sequence[Any]) -> None:
         """The callbacks whose ``on_after_backward`` does something: only they are called every step."""
@@ -214,6 +283,16 @@ class _Run:
         else:
             self.scheduler.step()
 
+    def warn_if_stuck(self, hist: History) -> None:
+        """One warning line per fit (also kept in ``hist.meta["warnings"]``) when training does not learn."""
+        mean_ce = isinstance(self.loss, SoftmaxCrossEntropy) and self.loss.reduction == "mean" and self.classes
+        uniform = math.log(self.classes) if mean_ce else None
+        text = stuck_warning(hist, self.classes, self.optimizer.param_groups[0].get("lr"), uniform)
+        if text is not None and not self.warned:
+            self.warned = True
+            hist.meta.setdefault("warnings", []).append(text)
+            self.log.line(f"warning: {text}")
+
     def step(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """One step of the README's loop; returns the batch's loss."""
         self.optimizer.zero_grad()
@@ -227,6 +306,19 @@ class _Run:
         if self.batch_scheduler:
             self.scheduler.step()  # type: ignore[union-attr]
         return value
+
+    def _cause(self, xb: np.ndarray, exc: NonFiniteError) -> str:
+        """Why a batch's loss is NaN or inf: non-finite input data, else a diverging run."""
+        flat = np.asarray(xb).reshape(len(xb), -1)
+        if flat.dtype.kind == "f" and not np.isfinite(flat).all():
+            rows = np.flatnonzero(~np.isfinite(flat).all(axis=1))
+            what = "NaN" if np.isnan(flat).any() else "inf"
+            return (
+                f"the input batch holds {what} ({len(rows)} of its {len(xb)} examples): the training data is "
+                "not finite (check np.isfinite(x).all()); the learning rate is not the cause"
+            )
+        lr = self.optimizer.param_groups[0].get("lr")
+        return f"training diverged and was stopped. {exc}. The learning rate (lr={lr}) is the likely cause."
 
     def validate(self, row: dict[str, float], validation: Any) -> dict[str, float] | None:
         """Evaluate on ``validation`` (if any) into ``row``; returns the evaluation."""
@@ -248,11 +340,7 @@ class _Run:
             try:
                 value = self.step(xb, yb)
             except NonFiniteError as exc:
-                lr = self.optimizer.param_groups[0].get("lr")
-                err = NonFiniteError(
-                    f"Epoch {epoch}, batch {b}: training diverged and was stopped. {exc}. "
-                    f"The learning rate (lr={lr}) is the likely cause."
-                )
+                err = NonFiniteError(f"Epoch {epoch}, batch {b}: {self._cause(xb, exc)}")
                 err.history = hist  # type: ignore[attr-defined]
                 raise err from exc
             total_loss += value * len(xb) if loss.reduction == "mean" else value
@@ -268,6 +356,9 @@ class _Run:
                 break
         if bar is not None:
             bar.close()
+        single_label = seen and (np.ndim(yb) == 1 or isinstance(loss, SoftmaxCrossEntropy))
+        if self.track and single_label and loss.probs is not None:
+            self.classes = loss.probs.shape[1]  # one class per example: chance is 1 / classes
         row = {"loss": total_loss / seen} if seen else {}
         if self.track and counted:
             row["accuracy"] = correct / counted

@@ -3,7 +3,7 @@
 from .activations import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .conv import Conv2d
 from .dropout import Dropout
-from .linear import Linear, as_batch
+from .linear import Linear, as_axis, as_batch
 from .norm import BatchNorm1d, BatchNorm2d, LayerNorm
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from .shape import Flatten, Identity
@@ -25,5 +25,6 @@ __all__ = [
     "Sigmoid",
     "Softmax",
     "Tanh",
+    "as_axis",
     "as_batch",
 ]

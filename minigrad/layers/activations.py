@@ -6,10 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ShapeError, describe
+from ..errors import HyperParameterError, ShapeError, describe
 from ..kernels import sigmoid, softmax
 from ..module import Module
-from .linear import as_batch
+from .linear import as_axis, as_batch
 
 
 class _Elementwise(Module):
@@ -36,7 +36,7 @@ class Sigmoid(_Elementwise):
 
     def forward(self, x: Any) -> np.ndarray:
         """``a = sigmoid(z)``; keeps ``a``."""
-        if type(x) is not np.ndarray or x.dtype.kind != "f":
+        if type(x) is not np.ndarray or x.dtype.kind != "f" or not x.ndim:
             x = as_batch(self, x)
         a = sigmoid(x)
         self._cache = a
@@ -84,7 +84,10 @@ class LeakyReLU(_Elementwise):
 
     def __init__(self, negative_slope: float = 0.01) -> None:
         super().__init__()
-        self.negative_slope = float(negative_slope)
+        v = negative_slope
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not np.isfinite(v):
+            raise HyperParameterError(f"LeakyReLU: negative_slope must be a finite number, got {v!r}")
+        self.negative_slope = float(v)
 
     def forward(self, x: Any) -> np.ndarray:
         """``z`` where positive, ``negative_slope * z`` elsewhere; keeps the slopes."""
@@ -114,13 +117,15 @@ class Softmax(_Elementwise):
 
     def __init__(self, dim: int = -1) -> None:
         super().__init__()
-        self.dim = dim
+        self.dim = as_axis("Softmax", "dim", dim)
 
     def forward(self, x: Any) -> np.ndarray:
         """Softmax along ``dim`` (max subtracted first); keeps the output ``s``."""
         z = as_batch(self, x)
         if not -z.ndim <= self.dim < z.ndim:
             raise ShapeError(f"{self!r}: dim {self.dim} is out of range for an input of {describe(z)}")
+        if not z.shape[self.dim]:
+            raise ShapeError(f"{self!r}: softmax over no classes: dim {self.dim} of {describe(z)} has size 0")
         s = np.moveaxis(softmax(np.moveaxis(z, self.dim, -1)), -1, self.dim)
         self._cache = s
         return s

@@ -1,4 +1,4 @@
-"""``Linear``, the affine layer, and ``as_batch``, the input check every layer shares.
+"""``Linear``, the affine layer, and ``as_batch`` and ``as_axis``, the input checks every layer shares.
 
 ``Linear`` is the model to copy when writing a layer: the math of the backward and the
 shapes in the docstring, forward keeps what backward needs, backward checks
@@ -12,14 +12,14 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ShapeError, describe
+from ..errors import HyperParameterError, ShapeError, describe
 from ..init import as_float_dtype, get_rng, initialise
 from ..kernels import add_batch_sum, add_matmul
 from ..module import Module, Parameter
 
 
 def as_batch(module: Module, x: Any, dtype: np.dtype | None = None) -> np.ndarray:
-    """``x`` as an ndarray of ``dtype`` (no copy when it already is); clear error otherwise."""
+    """``x`` as an ndarray of ``dtype`` (no copy when it already is), at least 1-D; clear error otherwise."""
     if type(x) is not np.ndarray:
         try:
             x = np.asarray(x)
@@ -27,11 +27,20 @@ def as_batch(module: Module, x: Any, dtype: np.dtype | None = None) -> np.ndarra
             raise ShapeError(f"{module!r}: expected an array, got {type(x).__name__} ({exc})") from None
     if x.dtype.kind not in "fiub":
         raise ShapeError(f"{module!r}: expected a numeric array, got dtype {x.dtype}")
+    if x.ndim == 0:  # a scalar is no batch: NumPy would hand back scalars, not arrays
+        raise ShapeError(f"{module!r}: expected a batch (N, ...) of at least 1 dimension, got the scalar {x.item()!r}")
     if dtype is not None and x.dtype != dtype:
         x = x.astype(dtype)
     elif x.dtype.kind != "f":
         x = x.astype(np.float64)
     return x
+
+
+def as_axis(owner: str, name: str, value: Any) -> int:
+    """An axis argument (``dim``, ``axis``, ``start_dim``) as an int; HyperParameterError for a bool, float or None."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise HyperParameterError(f"{owner}: {name} must be an int (an axis), got {value!r}")
+    return int(value)
 
 
 class Linear(Module):

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import ShapeError, describe
 from ..module import Module
-from .linear import as_batch
+from .linear import as_axis, as_batch
 
 
 class Identity(Module):
@@ -40,8 +40,8 @@ class Flatten(Module):
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
         super().__init__()
-        self.start_dim = start_dim
-        self.end_dim = end_dim
+        self.start_dim = as_axis("Flatten", "start_dim", start_dim)
+        self.end_dim = as_axis("Flatten", "end_dim", end_dim)
         self._in_shape: tuple[int, ...] | None = None
 
     def _flat_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
