@@ -224,12 +224,15 @@ def _number(v: Any) -> bool:
 
 
 def check_history(d: Any) -> None:
-    """A saved History: ``{"history": {metric: [numbers]}, "interrupted": bool, "meta": {...}}``."""
-    if not isinstance(d, dict) or not set(d) <= {"history", "interrupted", "meta"} or "history" not in d:
-        raise CheckpointError("the history must be an object {history, interrupted, meta}")
-    h = d["history"]
-    if not isinstance(h, dict) or not all(isinstance(v, list) and all(map(_number, v)) for v in h.values()):
-        raise CheckpointError("the history's 'history' must map metric names to lists of numbers")
+    """A saved History: ``{"history": {metric: [numbers]}, "interrupted": bool, "meta": {...}}``, and
+    optionally ``gradient_norms`` and ``step_gradient_norms`` ({parameter name: [numbers]})."""
+    keys = {"history", "interrupted", "meta", "gradient_norms", "step_gradient_norms"}
+    if not isinstance(d, dict) or not set(d) <= keys or "history" not in d:
+        raise CheckpointError("the history must be an object {history, interrupted, meta[, gradient_norms, ...]}")
+    for key in ("history", "gradient_norms", "step_gradient_norms"):
+        h = d.get(key, {})
+        if not isinstance(h, dict) or not all(isinstance(v, list) and all(map(_number, v)) for v in h.values()):
+            raise CheckpointError(f"the history's {key!r} must map names to lists of numbers")
     if not isinstance(d.get("interrupted", False), bool) or not isinstance(d.get("meta", {}), dict):
         raise CheckpointError("the history's 'interrupted' must be true or false and its 'meta' an object")
 
