@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from minigrad.onnx.modules import Reshape
 from minigrad.io import load_checkpoint
 from minigrad.losses import Loss
 from minigrad.module import MODULE_TYPES
+from minigrad.onnx.modules import Reshape
 
 
 def every_builtin() -> dict[str, mg.Module]:
