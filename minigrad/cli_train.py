@@ -4,6 +4,7 @@ checkpoint per epoch, resume a run from its folder (``--resume RUN_DIR``)."""
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import sys
 import time
@@ -19,9 +20,9 @@ from .errors import MinigradError
 from .history import History
 from .init import INITIALISERS, manual_seed
 from .io import load_checkpoint, save
-from .layers import Conv2d, Linear, ReLU, Sigmoid, Tanh
+from .layers import Conv2d, ReLU, Sigmoid, Tanh
 from .losses import Loss, QuadraticCost, SigmoidBCE, SoftmaxCrossEntropy
-from .models import nielsen_cnn
+from .models import nielsen_cnn, nielsen_mlp
 from .module import Module
 from .optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
 from .optim import lr_scheduler as ls
@@ -53,17 +54,10 @@ def build_model(arch: list[int], activation: str, loss: str, init: str, seed: in
     """Linear layers of sizes ``arch`` with ``activation`` between them (``kind="cnn"``: Nielsen's chapter-6
     network, ``arch`` unused); a Sigmoid on top for the quadratic cost."""
     rng = np.random.default_rng(seed)
-    if kind == "cnn":
-        net = nielsen_cnn(activation=activation, init=init, rng=rng)
-        return net.append(Sigmoid()) if loss == "quadratic" else net
-    layers: list[Module] = []
-    for i, (fan_in, fan_out) in enumerate(zip(arch[:-1], arch[1:])):
-        layers.append(Linear(fan_in, fan_out, init=init, rng=rng))
-        if i < len(arch) - 2:
-            layers.append(ACTIVATIONS[activation]())
-    if loss == "quadratic":  # Nielsen chapter 1: sigmoid outputs, cost on the activations
-        layers.append(Sigmoid())
-    return Sequential(*layers)
+    build = nielsen_cnn if kind == "cnn" else functools.partial(nielsen_mlp, arch)
+    net = build(activation=activation, init=init, rng=rng)
+    # Nielsen chapter 1: sigmoid outputs, cost on the activations
+    return net.append(Sigmoid()) if loss == "quadratic" else net
 
 
 def input_shape(model: Module) -> tuple[int, ...]:
