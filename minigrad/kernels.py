@@ -324,6 +324,19 @@ def tiles(shape: tuple[int, ...], kernel: tuple[int, int], stride: tuple[int, in
     return kernel == stride and dilation == (1, 1) and shape[2] % kernel[0] == 0 and shape[3] % kernel[1] == 0
 
 
+def memory_order(a: np.ndarray) -> tuple[int, ...]:
+    """The axes of ``a`` from the slowest-varying in memory to the fastest: ``(0, 1, 2, 3)`` for C order,
+    ``(1, 2, 3, 0)`` for an NCHW view of batch-last memory (a Conv2d's output)."""
+    return tuple(sorted(range(a.ndim), key=lambda k: -abs(a.strides[k])))
+
+
+def copy_like(layout: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """A copy of ``a`` laid out in memory as ``layout`` is (same shape): ``np.empty_like(layout)[...] = a``."""
+    out = np.empty_like(layout, dtype=a.dtype)
+    out[...] = a
+    return out
+
+
 def max_pool_tiled(x: np.ndarray, kernel: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """``(y, arg)`` of max pooling by tiling windows (``tiles`` true): ``y`` (N, C, H/kH, W/kW) and ``arg`` (int8).
 
@@ -340,7 +353,10 @@ def max_pool_tiled(x: np.ndarray, kernel: tuple[int, int]) -> tuple[np.ndarray, 
     arg = np.zeros_like(y, dtype=np.int8)
     for k in range(1, len(parts)):
         better = np.greater(parts[k], y)  # strictly: on a tie the earlier offset stays
-        np.copyto(arg, np.int8(k), where=better)
+        # arg[better] = k, as a maximum: the offsets come in increasing order, so k exceeds every earlier
+        # value of arg. (A masked write, np.copyto(where=) or arg[better] = k, ran 40x slower on these
+        # batch-last strided arrays: 870 us against 19 for (64, 20, 12, 12).)
+        np.maximum(arg, better * np.int8(k), out=arg)
         np.maximum(y, parts[k], out=y)
     if np.isnan(y).any():  # NaN is never "greater": the windows' argmax, whose first NaN wins (as torch)
         win = pool_windows(x, kernel, kernel, (1, 1))
@@ -358,6 +374,8 @@ def max_pool_tiled_backward(g: np.ndarray, arg: np.ndarray, kernel: tuple[int, i
     """
     kh, kw = kernel
     n, c, oh, ow = g.shape
+    if memory_order(g) != memory_order(arg):  # g C-ordered from a Flatten, arg batch-last after a Conv2d
+        g = copy_like(arg, g)  # one copy: the products below ran 6-13x slower over two memory orders
     dx = np.empty_like(arg, dtype=g.dtype, shape=(n, c, oh * kh, ow * kw))  # the forward input's memory order
     for i in range(kh):
         for j in range(kw):

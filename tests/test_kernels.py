@@ -223,21 +223,38 @@ def test_im2col_and_col2im_equal_the_padded_loops_and_np_add_at(geometry, seed, 
 @given(
     n=st.integers(1, 2), c=st.integers(1, 3), oh=st.integers(1, 4), ow=st.integers(1, 4),
     k=st.tuples(st.integers(1, 3), st.integers(1, 3)), seed=seeds, nan=st.booleans(),
+    x_batch_last=st.booleans(), g_batch_last=st.booleans(),
 )  # fmt: skip
-def test_max_pool_tiled_equals_argmax_over_the_windows_with_ties(n, c, oh, ow, k, seed, nan):
+def test_max_pool_tiled_equals_argmax_over_the_windows_with_ties(n, c, oh, ow, k, seed, nan, x_batch_last, g_batch_last):
+    """In either memory order of the input (a Conv2d's batch-last view or C order) and of the gradient."""
     rng = np.random.default_rng(seed)
     x = rng.integers(-1, 2, (n, c, oh * k[0], ow * k[1])).astype(np.float64)  # many ties
     if nan:
         x.ravel()[rng.integers(0, x.size)] = np.nan
+    if x_batch_last:
+        x = np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
     win = kernels.pool_windows(x, k, k, (1, 1))
     y, arg = kernels.max_pool_tiled(x, k)
     np.testing.assert_array_equal(arg, win.argmax(axis=-1))
     np.testing.assert_array_equal(y, np.take_along_axis(win, arg[..., None].astype(np.intp), -1)[..., 0])
     g = rng.standard_normal(y.shape)
+    if g_batch_last:
+        g = np.ascontiguousarray(g.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
     dwin = np.zeros(win.shape)
     np.put_along_axis(dwin, arg[..., None].astype(np.intp), g[..., None], -1)
     expected = kernels.pool_windows_backward(dwin, x.shape, k, k, (1, 1))
     np.testing.assert_array_equal(kernels.max_pool_tiled_backward(g, arg, k), expected)
+
+
+def test_memory_order_and_copy_like():
+    c_order = np.zeros((2, 3, 4, 5))
+    batch_last = np.zeros((3, 4, 5, 2)).transpose(3, 0, 1, 2)
+    assert kernels.memory_order(c_order) == (0, 1, 2, 3)
+    assert kernels.memory_order(batch_last) == (1, 2, 3, 0)
+    a = np.arange(120.0).reshape(2, 3, 4, 5)
+    copied = kernels.copy_like(batch_last, a)
+    np.testing.assert_array_equal(copied, a)  # the same values: np.empty_like(layout)[...] = a
+    assert kernels.memory_order(copied) == (1, 2, 3, 0) and not np.shares_memory(copied, a)
 
 
 @fast
