@@ -225,7 +225,7 @@ def test_im2col_and_col2im_equal_the_padded_loops_and_np_add_at(geometry, seed, 
     k=st.tuples(st.integers(1, 3), st.integers(1, 3)), seed=seeds, nan=st.booleans(),
     x_batch_last=st.booleans(), g_batch_last=st.booleans(),
 )  # fmt: skip
-def test_max_pool_tiled_equals_argmax_over_the_windows_with_ties(n, c, oh, ow, k, seed, nan, x_batch_last, g_batch_last):
+def test_max_pool_tiled_equals_argmax_with_ties(n, c, oh, ow, k, seed, nan, x_batch_last, g_batch_last):
     """In either memory order of the input (a Conv2d's batch-last view or C order) and of the gradient."""
     rng = np.random.default_rng(seed)
     x = rng.integers(-1, 2, (n, c, oh * k[0], ow * k[1])).astype(np.float64)  # many ties
