@@ -342,22 +342,24 @@ def max_pool_tiled(x: np.ndarray, kernel: tuple[int, int]) -> tuple[np.ndarray, 
 
     Equals ``win = pool_windows(x, kernel, kernel, (1, 1)); arg = win.argmax(-1); y = win.max(-1)``: ``arg`` is
     the first maximum's offset ``i kW + j`` in its window, as PyTorch breaks ties. Here no window array:
-    ``kH kW - 1`` elementwise maxima of the strided slices ``x[..., i::kH, j::kW]``, each offset recorded
-    where its slice is strictly greater than the running max, so the first maximum stays (measured on
-    (64, 20, 24, 24) float32: the window copy, argmax and take took 2x as long). NaN inputs take the
-    window path.
+    ``kH kW - 1`` elementwise maxima of the strided slices ``x[..., i::kH, j::kW]`` (the only passes over
+    strided memory), each written into the other of two buffers, so that comparing the new running max
+    with the old one, contiguous, says where offset ``k`` is strictly greater: there ``arg = k``, and on a
+    tie the earlier offset stays. NaN inputs take the window path. Measured on batch-last (N, 20, 24, 24)
+    float32 (a Conv2d's output): 1.3x faster than comparing against the strided slice, 2x faster than the
+    window copy, argmax and take, and 14x faster than recording ``arg`` by a masked write (``np.copyto(
+    where=)`` and ``arg[better] = k`` are slow on these arrays).
     """
     kh, kw = kernel
     parts = [x[:, :, i::kh, j::kw] for i in range(kh) for j in range(kw)]
     y = parts[0].copy(order="K")  # "K": in the input's memory order (batch-last after a Conv2d)
     arg = np.zeros_like(y, dtype=np.int8)
+    new = np.empty_like(y)
     for k in range(1, len(parts)):
-        better = np.greater(parts[k], y)  # strictly: on a tie the earlier offset stays
-        # arg[better] = k, as a maximum: the offsets come in increasing order, so k exceeds every earlier
-        # value of arg. (A masked write, np.copyto(where=) or arg[better] = k, ran 40x slower on these
-        # batch-last strided arrays: 870 us against 19 for (64, 20, 12, 12).)
-        np.maximum(arg, better * np.int8(k), out=arg)
-        np.maximum(y, parts[k], out=y)
+        np.maximum(y, parts[k], out=new)
+        # arg[new > y] = k, as a maximum: the offsets come in increasing order, so k exceeds every earlier arg
+        np.maximum(arg, np.greater(new, y) * np.int8(k), out=arg)
+        y, new = new, y
     if np.isnan(y).any():  # NaN is never "greater": the windows' argmax, whose first NaN wins (as torch)
         win = pool_windows(x, kernel, kernel, (1, 1))
         arg = win.argmax(axis=-1).astype(np.int8)
