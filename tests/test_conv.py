@@ -95,6 +95,27 @@ def test_first_layer_skips_the_input_gradient_and_gives_the_same_parameter_gradi
     np.testing.assert_array_equal(a.bias.grad, b.bias.grad)
 
 
+def test_reusing_the_columns_of_the_last_forward_changes_no_number():
+    """Conv2d writes its im2col columns into the last forward's: outputs kept from before stay, gradients are the
+    last forward's, and a batch of another size gets new columns."""
+    rng = np.random.default_rng(1)
+    a = mg.Conv2d(2, 3, 3, padding=1, rng=0, dtype="float64")
+    fresh = mg.Conv2d(2, 3, 3, padding=1, rng=0, dtype="float64")
+    x1, x2, x3 = rng.standard_normal((4, 2, 5, 5)), rng.standard_normal((4, 2, 5, 5)), rng.standard_normal((2, 2, 5, 5))
+    y1 = a(x1)
+    kept = y1.copy()
+    for x in (x2, x3, x2):  # same size (the columns reused), another size, the first size again
+        y = a(x)
+        np.testing.assert_array_equal(y1, kept)  # an output kept by the user is its own array
+        np.testing.assert_array_equal(y, fresh(x))
+        g = rng.standard_normal(y.shape)
+        a.zero_grad()
+        fresh.zero_grad()
+        np.testing.assert_array_equal(a.backward(g), fresh.backward(g))
+        np.testing.assert_array_equal(a.weight.grad, fresh.weight.grad)
+        fresh = mg.Conv2d(2, 3, 3, padding=1, rng=0, dtype="float64")  # no columns to reuse next time
+
+
 def test_float32_stays_float32_and_agrees_with_float64():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, 3, 8, 8))

@@ -211,6 +211,21 @@ def test_im2col_and_col2im_equal_the_padded_loops_and_np_add_at(geometry, seed, 
     cols = kernels.im2col(x, k, s, d, pads)
     assert cols.flags.c_contiguous
     np.testing.assert_array_equal(cols, loop_windows(xp, k, s, d).transpose(1, 2, 3, 4, 5, 0))
+    # out=: the same columns written into a flat buffer of the size (a view of it is returned) ...
+    buffer = np.full(cols.size, np.nan)
+    again = kernels.im2col(x, k, s, d, pads, out=buffer)
+    assert np.shares_memory(again, buffer)
+    np.testing.assert_array_equal(again, cols)
+    # ... and a buffer of another size or dtype, read-only or not contiguous is left alone: a new array
+    read_only = np.zeros(cols.size)
+    read_only.flags.writeable = False
+    others = [np.zeros(cols.size + 1), np.zeros(cols.size, np.float32), read_only]
+    if cols.size > 1:  # (an array of one element is contiguous whatever its stride)
+        others.append(np.zeros(2 * cols.size)[::2])
+    for other in others:
+        fresh = kernels.im2col(x, k, s, d, pads, out=other)
+        assert not np.shares_memory(fresh, other) and not other.any()
+        np.testing.assert_array_equal(fresh, cols)
     dcols = rng.standard_normal(cols.shape)
     plain = np.zeros(xp.shape)
     cc, i, j, p, q, nn = np.indices(dcols.shape)

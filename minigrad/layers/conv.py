@@ -165,7 +165,8 @@ class Conv2d(Module):
         n = len(x)
         oh, ow = output_hw(self, x.shape[2:], self.pads, self.kernel_size, self.stride, self.dilation)
         g, o = self.groups, self.out_channels
-        cols = im2col(x, self.kernel_size, self.stride, self.dilation, self.pads)  # (C, kH, kW, OH, OW, N)
+        # (C, kH, kW, OH, OW, N), written into the last forward's columns when they have the size
+        cols = im2col(x, self.kernel_size, self.stride, self.dilation, self.pads, out=self._cols)
         cols = cols.reshape(g, -1, oh * ow * n)  # per group: (Cg kH kW, OH OW N)
         y = group_matmul(w.reshape(g, o // g, -1), cols)  # (G, O/G, OH OW N): one GEMM per group
         y = y.reshape(o, oh, ow, n)
