@@ -91,7 +91,7 @@ def _cases(n: int, dtype: np.dtype) -> list[tuple[str, int, Callable[[], object]
             lambda: kernels.softmax_cross_entropy(z10, labels),
         ),
         (
-            "label range: unsigned max vs (y >= 0) & (y < C)",
+            "label range: unsigned argmax vs (y >= 0) & (y < C)",
             1,
             lambda: bool(((labels >= 0) & (labels < 10)).all()),
             lambda: kernels.labels_in_range(labels, 10),

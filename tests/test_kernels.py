@@ -71,6 +71,29 @@ def test_softmax_cross_entropy_equals_minus_log_softmax_at_the_labels(n, c, seed
     np.testing.assert_allclose(grad, 0.25 * (probs - one_hot), **tol(dtype))
 
 
+def test_softmax_cross_entropy_of_non_contiguous_logits_equals_a_contiguous_copy():
+    rng = np.random.default_rng(3)
+    for z in (
+        np.asfortranarray(rng.standard_normal((7, 5))),
+        rng.standard_normal((5, 7)).T,
+        rng.standard_normal((7, 10))[:, ::2],
+    ):
+        labels = rng.integers(0, 5, 7)
+        total, probs, targets = kernels.softmax_cross_entropy(z, labels)
+        total_c, probs_c, targets_c = kernels.softmax_cross_entropy(np.ascontiguousarray(z), labels)
+        assert total == total_c
+        np.testing.assert_array_equal(probs, probs_c)
+        np.testing.assert_array_equal(targets, targets_c)
+
+
+def test_row_starts_is_a_shared_read_only_arange():
+    rows = kernels.row_starts(4, 10)
+    np.testing.assert_array_equal(rows, np.arange(0, 40, 10))
+    assert kernels.row_starts(4, 10) is rows
+    with pytest.raises(ValueError, match="read-only"):
+        rows += 1
+
+
 def test_constant_is_a_read_only_0d_array_of_the_dtype():
     c = kernels.constant(0.5, np.float32)
     assert c.shape == () and c.dtype == np.float32 and float(c) == 0.5
