@@ -1,11 +1,9 @@
 """The speed tricks that pay, each beside the plain expression it equals.
 
-Layer and loss files read as textbook NumPy; where a benchmark figure needs a faster
-form, the layer calls a kernel from here instead, and the kernel's docstring names
-the textbook expression. ``tests/test_kernels.py`` checks every kernel against that
-expression on random inputs (minitorch keeps its SimpleOps and FastOps side by side
-the same way). What each kernel is worth is measured in docs/performance.md; a kernel
-that stops paying is removed.
+Layer and loss files read as textbook NumPy; where a benchmark figure needs a faster form, the
+layer calls a kernel from here, whose docstring names the textbook expression it equals and
+``tests/test_kernels.py`` checks it against that expression (as minitorch's SimpleOps and FastOps).
+What each kernel is worth is in docs/performance.md; a kernel that stops paying is removed.
 
 Nothing here imports the rest of minigrad: kernels take and return NumPy arrays (and
 the two gradient kernels a :class:`~minigrad.module.Parameter`, by duck typing).
@@ -89,9 +87,8 @@ _UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 def labels_in_range(labels: np.ndarray, c: int) -> bool:
     """``bool(((labels >= 0) & (labels < c)).all())`` for an integer array: every label one of C classes.
 
-    Viewed as unsigned, a negative label becomes huge, so the largest label alone checks both
-    ends of [0, C); it is read at the ``argmax`` (0.3 us at batch 10, where ``np.maximum.reduce``
-    takes 1.0 and the two comparisons with ``all`` 2.0).
+    Viewed as unsigned, a negative label becomes huge, so the largest label, read at the ``argmax``
+    (0.3 us at batch 10; ``np.maximum.reduce`` 1.0, the comparisons and ``all`` 2.0), checks both ends.
     """
     if not labels.size:
         return True
@@ -113,19 +110,13 @@ def softmax_cross_entropy(z: np.ndarray, labels: np.ndarray) -> tuple[float, np.
 
     With ``m`` the row max and ``s = sum_j exp(z_j - m)``: ``log softmax(z)_y = z_y - m - log s``,
     so nothing overflows (``z - m <= 0``) and the probabilities come out of the same exp.
-    ``targets`` are the positions ``n * C + y_n`` of the labels in the flattened (N, C) array:
-    one flat index picks (and, in the backward, writes) N elements in a fraction of the time
-    a ``[rows, labels]`` pair of index arrays takes; the row max is picked the same way at the
-    row's ``argmax`` (``z.max(axis=1)`` over 10 classes: 3 us at batch 10, 14 at 128, 95 at 1024;
-    argmax 0.5, 2.4, 24). ``np.add.reduce`` is ``.sum`` without its Python wrapper.
-
-    The value is summed in the log-sum-exp form ``sum_n (log s_n - (z_ny - m_n))``, exact even
-    where ``p_y`` underflows to 0. (A ``-log(prod_n p_n)`` shortcut saved 0.1 us at batch 10 and
-    underflows from batch ~100 on: removed, see docs/performance.md.)
+    ``targets`` are the positions ``n * C + y_n`` of the labels in the flattened (N, C) array: one
+    flat index picks (and, in the backward, writes) N elements faster than a ``[rows, labels]`` pair;
+    the row max is picked the same way at the row's ``argmax`` (``z.max(axis=1)`` over 10 classes is
+    5-7x slower). The value is ``sum_n (log s_n - (z_ny - m_n))``, exact where ``p_y`` underflows to 0.
     """
     n, c = z.shape
     rows = row_starts(n, c)
-    # The row max as z at the row's argmax: NumPy's max along a short axis is 5-7x slower than argmax.
     shifted = np.subtract(z, z.ravel()[rows + z.argmax(axis=1)][:, None])  # z - m <= 0
     if labels.dtype != np.intp:  # (int64 + uint64 would promote to float64: no index)
         labels = labels.astype(np.intp)
