@@ -10,6 +10,9 @@ gradients run right after ``zero_grad()`` (as in a real step), whose own time is
 Alone, a part runs faster than inside a real loop (caches and branch predictors stay warm), so
 the step itself, and the floor's, are also timed as whole loops over fresh batches.
 
+Then the same step with one layer of minigrad's plumbing taken out by hand (the loss's wrapper,
+``Sequential``, ``SGD.step``), interleaved in one process: what each layer costs inside a real loop.
+
 It also counts the Python bytecodes a step executes (``sys.settrace`` with opcode events): a
 deterministic measure of the framework's Python overhead, free of the machine's timing noise.
 """
@@ -65,6 +68,104 @@ def opcodes_per_step(train, batches, steps: int = 20) -> tuple[float, collection
     return sum(counts.values()) / steps, counts
 
 
+def plumbing_variants(arch, dtype, params) -> dict:
+    """The README's loop and the same step with one layer of minigrad's plumbing taken out by hand.
+
+    ``no loss wrapper`` calls the fused-loss kernels directly (no input or label checks), ``no
+    Sequential`` calls the layers' forward and backward in turn, ``no SGD.step`` applies the fused
+    flat update without the optimizer's walk over its groups. Each returns ``(train, weights)``;
+    every variant computes the same parameters (tests/test_benchmarks.py). What each saves is the
+    cost of that plumbing inside a real loop.
+    """
+    from minigrad.kernels import softmax_cross_entropy, softmax_cross_entropy_backward
+
+    def build():  # as bench_train.minigrad_peer builds its model
+        layers: list[mg.Module] = []
+        for k, (w, b) in enumerate(params):
+            lin = mg.Linear(w.shape[1], w.shape[0], dtype=dtype)
+            lin.weight.data[...], lin.bias.data[...] = w, b
+            layers += [lin, mg.Sigmoid()] if k < len(params) - 1 else [lin]
+        net = mg.Sequential(*layers)
+        opt = mg.SGD(net.parameters(), lr=bench_train.LR)
+        return net, mg.SoftmaxCrossEntropy(), opt, lambda: [p.data for p in net.parameters()]
+
+    variants = {}
+
+    def readme():
+        net, loss, opt, weights = build()
+
+        def train(batches):
+            for xb, yb in batches:
+                opt.zero_grad()
+                loss(net(xb), yb)
+                net.backward(loss.backward())
+                opt.step()
+
+        return train, weights
+
+    def no_loss_wrapper():
+        net, _, opt, weights = build()
+
+        def train(batches):
+            for xb, yb in batches:
+                opt.zero_grad()
+                _, probs, targets = softmax_cross_entropy(net(xb), yb)
+                net.backward(softmax_cross_entropy_backward(probs, targets, 1.0 / len(xb)))
+                opt.step()
+
+        return train, weights
+
+    def no_sequential():
+        net, loss, opt, weights = build()
+        layers = list(net)
+        layers[0].needs_input_grad = False
+
+        def train(batches):
+            for xb, yb in batches:
+                opt.zero_grad()
+                a = xb
+                for m in layers:
+                    a = m.forward(a)
+                loss(a, yb)
+                g = loss.backward()
+                for m in reversed(layers):
+                    g = m.backward(g)
+                opt.step()
+
+        return train, weights
+
+    def no_sgd_step():
+        net, loss, opt, weights = build()
+        flat = opt._flat[id(opt.param_groups[0])]  # the fused storage SGD made
+        lr = opt.param_groups[0]["lr"]
+
+        def train(batches):
+            for xb, yb in batches:
+                opt.zero_grad()
+                loss(net(xb), yb)
+                net.backward(loss.backward())
+                flat.step(lr)
+
+        return train, weights
+
+    for name, make in (("README loop", readme), ("no loss wrapper", no_loss_wrapper),
+                       ("no Sequential", no_sequential), ("no SGD.step", no_sgd_step)):  # fmt: skip
+        variants[name] = make()
+    return variants
+
+
+def interleaved(trains: dict, batches, rounds: int = 15) -> dict:
+    """Median microseconds per step of each loop, the loops run in turn within each round."""
+    times: dict = {name: [] for name in trains}
+    for _ in range(rounds):
+        for name, train in trains.items():
+            train(batches[:50])
+            start = time.perf_counter()
+            train(batches)
+            times[name].append((time.perf_counter() - start) / len(batches) * 1e6)
+    return {name: float(np.median(t)) for name, t in times.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--batch", type=int, default=10)
@@ -110,6 +211,11 @@ def main() -> None:
     print("whole steps in the benchmark's loop (best of 15 passes, microseconds per step):")
     for name, train in peers.items():
         print(f"  {name:<52} {loop_time(train, batches):7.1f}")
+    trains = {name: train for name, (train, _) in plumbing_variants(arch, dtype, params).items()}
+    trains["numpy_floor"] = peers["numpy_floor"]
+    print("the same step with one layer of plumbing taken out (median of 15 interleaved rounds, us per step):")
+    for name, t in interleaved(trains, batches).items():
+        print(f"  {name:<52} {t:7.1f}")
     print("Python bytecodes per step:")
     for name, train in peers.items():
         total, counts = opcodes_per_step(train, batches)

@@ -157,3 +157,25 @@ def test_the_cnn_benchmark_runs_tiny_and_its_peers_compute_the_same_step(monkeyp
     table = bench_cnn.markdown(report)
     assert "| float32 | 4 |" in table and "minigrad / floor" in table
     assert "model.backward(loss.backward())" in inspect.getsource(bench_cnn.minigrad_peer)
+
+
+def test_the_plumbing_variants_of_profile_step_compute_the_readme_loops_step():
+    # profile_step times the README's loop with one layer of plumbing taken out by hand; the
+    # difference is only the cost of that plumbing if every variant makes the same parameters.
+    import numpy as np
+    import profile_step
+
+    arch = [784, 30, 10]
+    x, y = bench_train.synthetic_data(60)
+    batches = bench_train.make_batches(x, y, 10)
+    variants = profile_step.plumbing_variants(arch, np.float64, bench_train.init_params(arch, np.float64))
+    assert list(variants) == ["README loop", "no loss wrapper", "no Sequential", "no SGD.step"]
+    results = {}
+    for name, (train, weights) in variants.items():
+        train(batches)
+        results[name] = [w.copy() for w in weights()]
+    start = [w for pair in bench_train.init_params(arch, np.float64) for w in pair]
+    assert any(not np.array_equal(a, b) for a, b in zip(results["README loop"], start))  # it trained
+    for name, ws in results.items():
+        for a, b in zip(ws, results["README loop"]):
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-13, err_msg=name)
