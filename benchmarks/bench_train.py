@@ -106,8 +106,8 @@ def init_params(arch: list[int], dtype, seed: int = 0) -> list[tuple[np.ndarray,
     ]
 
 
-def minigrad_peer(arch, dtype, params):
-    """The README's loop, exactly: a model built from public classes, the four lines of a step, nothing else."""
+def minigrad_model(dtype, params):
+    """``(model, loss, opt)`` from public classes: Linear and Sigmoid layers holding ``params``, SGD at ``LR``."""
     layers: list[mg.Module] = []
     for k, (w, b) in enumerate(params):
         lin = mg.Linear(w.shape[1], w.shape[0], dtype=dtype)
@@ -117,8 +117,12 @@ def minigrad_peer(arch, dtype, params):
         if k < len(params) - 1:
             layers.append(mg.Sigmoid())
     model = mg.Sequential(*layers)
-    loss = mg.SoftmaxCrossEntropy()
-    opt = mg.SGD(model.parameters(), lr=LR)
+    return model, mg.SoftmaxCrossEntropy(), mg.SGD(model.parameters(), lr=LR)
+
+
+def minigrad_peer(arch, dtype, params):
+    """The README's loop, exactly: ``minigrad_model``, the four lines of a step, nothing else."""
+    model, loss, opt = minigrad_model(dtype, params)
 
     def train(batches):
         for xb, yb in batches:

@@ -28,8 +28,6 @@ from pathlib import Path
 
 import numpy as np
 
-import minigrad as mg
-
 sys.path.insert(0, str(Path(__file__).parent))
 import bench_train  # noqa: E402 (the benchmark's peers: the same loops)
 
@@ -69,7 +67,8 @@ def opcodes_per_step(train, batches, steps: int = 20) -> tuple[float, collection
 
 
 def plumbing_variants(arch, dtype, params) -> dict:
-    """The README's loop and the same step with one layer of minigrad's plumbing taken out by hand.
+    """The benchmark's minigrad peer (the README's loop) and the same step with one layer of minigrad's
+    plumbing taken out by hand.
 
     ``no loss wrapper`` calls the fused-loss kernels directly (no input or label checks), ``no
     Sequential`` calls the layers' forward and backward in turn, ``no SGD.step`` applies the fused
@@ -79,29 +78,9 @@ def plumbing_variants(arch, dtype, params) -> dict:
     """
     from minigrad.kernels import softmax_cross_entropy, softmax_cross_entropy_backward
 
-    def build():  # as bench_train.minigrad_peer builds its model
-        layers: list[mg.Module] = []
-        for k, (w, b) in enumerate(params):
-            lin = mg.Linear(w.shape[1], w.shape[0], dtype=dtype)
-            lin.weight.data[...], lin.bias.data[...] = w, b
-            layers += [lin, mg.Sigmoid()] if k < len(params) - 1 else [lin]
-        net = mg.Sequential(*layers)
-        opt = mg.SGD(net.parameters(), lr=bench_train.LR)
-        return net, mg.SoftmaxCrossEntropy(), opt, lambda: [p.data for p in net.parameters()]
-
-    variants = {}
-
-    def readme():
-        net, loss, opt, weights = build()
-
-        def train(batches):
-            for xb, yb in batches:
-                opt.zero_grad()
-                loss(net(xb), yb)
-                net.backward(loss.backward())
-                opt.step()
-
-        return train, weights
+    def build():
+        net, loss, opt = bench_train.minigrad_model(dtype, params)
+        return net, loss, opt, lambda: [p.data for p in net.parameters()]
 
     def no_loss_wrapper():
         net, _, opt, weights = build()
@@ -148,10 +127,12 @@ def plumbing_variants(arch, dtype, params) -> dict:
 
         return train, weights
 
-    for name, make in (("README loop", readme), ("no loss wrapper", no_loss_wrapper),
-                       ("no Sequential", no_sequential), ("no SGD.step", no_sgd_step)):  # fmt: skip
-        variants[name] = make()
-    return variants
+    return {
+        "README loop": bench_train.minigrad_peer(arch, dtype, params),
+        "no loss wrapper": no_loss_wrapper(),
+        "no Sequential": no_sequential(),
+        "no SGD.step": no_sgd_step(),
+    }
 
 
 def interleaved(trains: dict, batches, rounds: int = 15) -> dict:
@@ -177,14 +158,8 @@ def main() -> None:
     rng = np.random.default_rng(0)
     x = rng.random((args.batch, arch[0])).astype(dtype)
     y = rng.integers(0, arch[-1], args.batch)
-    layers: list[mg.Module] = []
-    for i, (a, b) in enumerate(zip(arch[:-1], arch[1:])):
-        layers.append(mg.Linear(a, b, dtype=dtype))
-        if i < len(arch) - 2:
-            layers.append(mg.Sigmoid())
-    net = mg.Sequential(*layers)
-    loss = mg.SoftmaxCrossEntropy()
-    opt = mg.SGD(net.parameters(), lr=0.01)
+    params = bench_train.init_params(arch, dtype)
+    net, loss, opt = bench_train.minigrad_model(dtype, params)
     out = net(x)
     loss(out, y)
     g = loss.backward()
@@ -206,7 +181,6 @@ def main() -> None:
 
     x_all, y_all = bench_train.synthetic_data(5000)
     batches = bench_train.make_batches(x_all.astype(dtype), y_all, args.batch)
-    params = bench_train.init_params(arch, dtype)
     peers = {name: bench_train.PEERS[name](arch, dtype, params)[0] for name in ("minigrad", "numpy_floor")}
     print("whole steps in the benchmark's loop (best of 15 passes, microseconds per step):")
     for name, train in peers.items():
